@@ -1,0 +1,1 @@
+"""Readers, tf.data pipelines and procedural 4D scenes."""

@@ -1,0 +1,1 @@
+"""4D metrics, exact to their reference implementations."""
