@@ -1,0 +1,36 @@
+"""Shared pieces of the stateful Keras metrics."""
+
+import keras
+from keras import ops
+
+
+class SumMetric(keras.metrics.Metric):
+    """A Keras metric whose whole state is float32 sums.
+
+    Every variable is created with `aggregation="sum"`, and each subclass keeps
+    only sums and counts (never running means), so the result is the same
+    whether the data arrive in one batch or many, on one replica or several.
+    The inherited `reset_state` sets every variable back to zero.
+    """
+
+    def add_sum(self, name, shape=()):
+        return self.add_variable(
+            shape=shape, initializer="zeros", dtype="float32", aggregation="sum", name=name
+        )
+
+
+def per_video_weight(sample_weight, batch_size_like):
+    """Per-video weights `(B,)`: ones, or `sample_weight` flattened to `(B,)`."""
+    if sample_weight is None:
+        return ops.ones_like(batch_size_like, dtype="float32")
+    return ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+
+
+def weighted_sum(values, weight):
+    """`sum(weight * values)` over the leading axis; zero-weight rows add nothing.
+
+    A zero weight removes a row even when its value is NaN (a padded video), while
+    a NaN value with a positive weight still propagates, as in a plain mean.
+    """
+    weight = ops.reshape(weight, (-1,) + (1,) * (len(values.shape) - 1))
+    return ops.sum(ops.where(weight > 0, values * weight, 0.0), axis=0)

@@ -1,0 +1,105 @@
+"""One kernel per metric, run either on numpy or on `keras.ops`.
+
+Every metric in this package is computed by a single kernel function that takes
+an `ops` namespace as its first argument.  The plain numpy functions call it with
+`NUMPY` (numpy arrays, the caller's float precision, errors raised before the
+call); the stateful Keras metrics call it with `keras.ops` inside
+`update_state`, so the same arithmetic runs on jax, tensorflow and torch.
+Kernels therefore only use names that exist with the same meaning in both
+namespaces; the few that numpy lacks or spells differently are defined here.
+"""
+
+import numpy as np
+
+
+class _NumpyOps:
+    """numpy under the `keras.ops` names the metric kernels use."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def cast(x, dtype):
+        return np.asarray(x).astype(dtype)
+
+    @staticmethod
+    def convert_to_tensor(x, dtype=None):
+        return np.asarray(x, dtype=dtype)
+
+    @staticmethod
+    def svd(x):
+        return np.linalg.svd(x)
+
+    @staticmethod
+    def divide_no_nan(x, y):
+        x, y = np.asarray(x), np.asarray(y)
+        return np.where(y == 0, 0, x / np.where(y == 0, 1, y))
+
+
+NUMPY = _NumpyOps()
+
+
+def div_or_nan(ops, num, den):
+    """`num / den`, NaN where `den == 0` (numpy's 0/0, without the warning)."""
+    positive = den > 0
+    return ops.where(positive, num / ops.where(positive, den, 1), float("nan"))
+
+
+def count(ops, mask, axis):
+    """Number of true entries of a boolean `mask` along `axis`, as floats.
+
+    float64 under numpy, the Keras float type (float32) under `keras.ops`.
+    """
+    return ops.sum(ops.where(mask, 1.0, 0.0), axis=axis)
+
+
+def dot3(a, b):
+    """Dot product over a last axis of size 3 (a plain sum, same on every backend)."""
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+
+
+def cross3(ops, a, b):
+    """Cross product over a last axis of size 3."""
+    return ops.stack(
+        [
+            a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+            a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+            a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0],
+        ],
+        axis=-1,
+    )
+
+
+def det3(ops, m):
+    """Determinant of `(..., 3, 3)` matrices: row0 . (row1 x row2)."""
+    return dot3(m[..., 0, :], cross3(ops, m[..., 1, :], m[..., 2, :]))
+
+
+def float_dtype(x):
+    """The float dtype numpy kernels compute in: the input's, float64 for ints."""
+    x = np.asarray(x)
+    return x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype("float64")
+
+
+def as_float(x):
+    """`x` as a numpy float array, keeping float32/float64 as given."""
+    x = np.asarray(x)
+    return x.astype(float_dtype(x), copy=False)
+
+
+def check_finite(name, x):
+    """Raise a clear error if a prediction holds NaN or infinity."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise ValueError(
+            f"`{name}` holds {int(bad.sum())} non-finite value(s) (NaN or inf); "
+            "metrics are undefined for them."
+        )
+
+
+def check_same_shape(**arrays):
+    """Raise a clear error unless all named arrays have the same shape."""
+    shapes = {name: tuple(np.shape(a)) for name, a in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{n}{s}" for n, s in shapes.items())
+        raise ValueError(f"Shape mismatch: {listed}; they must be equal.")
