@@ -1,0 +1,337 @@
+"""Video files in and out with PyAV: decoding, clip sampling, resizing, writing.
+
+Frames are ``(T, H, W, 3)`` uint8 RGB arrays; :func:`to_float` scales them to float32 in
+[0, 1] (the 4DS input range). The official 4DS demo reads a video, resizes every frame
+straight to 224x224 with a Lanczos filter (``mediapy.resize_video``, i.e. PIL's
+``Image.resize(..., LANCZOS)`` on uint8 frames) and divides by 255: ``load_clip(path)``
+with the defaults does exactly that with the first 16 frames.
+
+Every failure to read a file as asked (missing, empty, truncated, not a video, no video
+stream, no frames, fewer frames than the clip needs) raises :class:`VideoError`, whose
+message names the file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from fractions import Fraction
+from typing import Sequence
+
+import av
+import numpy as np
+from PIL import Image
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "VideoError",
+    "VideoInfo",
+    "probe_video",
+    "count_frames",
+    "read_frames",
+    "clip_indices",
+    "sample_clip",
+    "resize_frames",
+    "to_float",
+    "load_clip",
+    "write_video",
+]
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".gif", ".mov", ".m4v", ".mpg", ".mpeg")
+
+RESIZE_MODES = ("resize", "crop", "none")
+
+
+class VideoError(ValueError):
+    """A video file that cannot be read as asked. ``path`` is the file."""
+
+    def __init__(self, path, message: str):
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    width: int
+    height: int
+    num_frames: int  # counted video packets (one per frame), not the header's guess
+    fps: float | None
+    codec: str
+
+
+def _open(path):
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise VideoError(path, "no such file")
+    if os.path.isdir(path):
+        raise VideoError(path, "is a directory, not a video file")
+    if os.path.getsize(path) == 0:
+        raise VideoError(path, "empty file (0 bytes)")
+    try:
+        container = av.open(path, "r")
+    except av.error.FFmpegError as e:  # InvalidDataError, EOFError, ...
+        raise VideoError(path, f"not a readable video (truncated or not a video?): {e}") from e
+    except OSError as e:
+        raise VideoError(path, f"cannot open: {e}") from e
+    if not container.streams.video:
+        container.close()
+        raise VideoError(path, "has no video stream")
+    return container
+
+
+def count_frames(path) -> int:
+    """Number of frames, counted by demuxing the video packets (no decoding)."""
+    with _open(path) as container:
+        try:
+            return sum(1 for p in container.demux(video=0) if p.size)
+        except av.error.FFmpegError as e:
+            raise VideoError(path, f"corrupt or truncated while counting frames: {e}") from e
+
+
+def probe_video(path) -> VideoInfo:
+    """Size, frame count, frame rate and codec of a video file."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        info = dict(
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            fps=float(rate) if rate else None,
+            codec=stream.codec_context.name,
+        )
+    return VideoInfo(path=os.fspath(path), num_frames=count_frames(path), **info)
+
+
+def read_frames(path, indices: Sequence[int] | None = None) -> np.ndarray:
+    """Decode frames of ``path`` as ``(T, H, W, 3)`` uint8 RGB.
+
+    Args:
+      path: video file (any container/codec FFmpeg reads: mp4, avi, mkv, webm, gif...).
+      indices: frame indices to return, in any order and with repeats allowed (0-based,
+        in decoding order); None = all frames. Decoding stops after the last one needed.
+
+    Raises:
+      VideoError: unreadable file, no frames, or an index past the end of the video.
+    """
+    want = None if indices is None else np.asarray(indices, dtype=np.int64)
+    if want is not None and want.size and want.min() < 0:
+        raise VideoError(path, f"negative frame index {int(want.min())}")
+    last = None if want is None else (int(want.max()) if want.size else -1)
+    needed = None if want is None else set(want.tolist())
+    frames: dict[int, np.ndarray] = {}
+    decoded = 0
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            if last is None or last >= 0:
+                for frame in container.decode(stream):
+                    if needed is None or decoded in needed:
+                        frames[decoded] = frame.to_ndarray(format="rgb24")
+                    decoded += 1
+                    if last is not None and decoded > last:
+                        break
+        except av.error.FFmpegError as e:
+            raise VideoError(
+                path, f"corrupt or truncated: decoding failed after {decoded} frames ({e})"
+            ) from e
+    if decoded == 0 and (last is None or last >= 0):
+        raise VideoError(path, "contains no video frames")
+    if want is None:
+        return np.stack([frames[i] for i in range(decoded)])
+    if last is not None and last >= decoded:
+        raise VideoError(
+            path,
+            f"has {decoded} frames, fewer than needed (frame index {last} asked for)",
+        )
+    if want.size == 0:
+        first = next(iter(frames.values()), None)
+        shape = (0,) + (first.shape if first is not None else (0, 0, 3))
+        return np.zeros(shape, np.uint8)
+    return np.stack([frames[int(i)] for i in want])
+
+
+def clip_indices(
+    total_frames: int, num_frames: int, stride: int = 1, start="start", rng=None, path="video"
+) -> np.ndarray:
+    """Frame indices ``start + stride * arange(num_frames)`` of a clip.
+
+    ``start``: an int, ``"start"`` (0), ``"center"``, or ``"random"`` (uniform over all
+    valid offsets, drawn from ``rng``: a ``np.random.Generator`` or a seed).
+    """
+    if num_frames < 1 or stride < 1:
+        raise ValueError("num_frames and stride must be >= 1")
+    span = (num_frames - 1) * stride + 1
+    if total_frames < span:
+        raise VideoError(
+            path,
+            f"has {total_frames} frames, shorter than the clip "
+            f"({num_frames} frames at stride {stride} need {span})",
+        )
+    max_start = total_frames - span
+    if isinstance(start, str):
+        if start == "start":
+            s = 0
+        elif start == "center":
+            s = max_start // 2
+        elif start == "random":
+            gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+            s = int(gen.integers(0, max_start + 1))
+        else:
+            raise ValueError(f"start must be an int, 'start', 'center' or 'random', not {start!r}")
+    else:
+        s = int(start)
+        if s < 0 or s > max_start:
+            raise VideoError(
+                path,
+                f"has {total_frames} frames; a clip of {num_frames} frames at stride {stride} "
+                f"cannot start at frame {s}",
+            )
+    return s + stride * np.arange(num_frames)
+
+
+def sample_clip(path, num_frames: int, stride: int = 1, start="start", rng=None) -> np.ndarray:
+    """Decode one clip of ``num_frames`` frames every ``stride`` frames; see clip_indices.
+
+    The frame count is needed only for ``"center"``/``"random"`` starts (counted by
+    demuxing, which is cheap); otherwise decoding stops at the clip's last frame.
+    """
+    if isinstance(start, str) and start in ("center", "random"):
+        total = count_frames(path)
+        if total < (num_frames - 1) * stride + 1:
+            _check_not_truncated(path, total)
+        idx = clip_indices(total, num_frames, stride, start, rng, path=path)
+        frames = read_frames(path, idx)
+    else:
+        s = 0 if start == "start" else start
+        idx = clip_indices(10**12, num_frames, stride, s, path=path)
+        try:
+            frames = read_frames(path, idx)
+        except VideoError as e:
+            if "fewer than needed" not in str(e):
+                raise
+            total = count_frames(path)
+            _check_not_truncated(path, total)
+            clip_indices(total, num_frames, stride, s, path=path)  # raises the clear error
+            raise
+    return frames
+
+
+def _check_not_truncated(path, counted: int) -> None:
+    """Raise if the container header announces more frames than the file holds."""
+    with _open(path) as container:
+        announced = container.streams.video[0].frames
+    if announced and counted < announced:
+        raise VideoError(
+            path,
+            f"corrupt or truncated: the header announces {announced} frames, "
+            f"the file holds {counted}",
+        )
+
+
+_RESAMPLE = {
+    "lanczos": Image.Resampling.LANCZOS,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+    "area": Image.Resampling.BOX,
+}
+
+
+def crop_box(src_h: int, src_w: int, height: int, width: int):
+    """(left, top, right, bottom) of the centred region of a (src_h, src_w) image with the
+    aspect ratio of (height, width), in pixel-edge coordinates."""
+    scale = max(height / src_h, width / src_w)
+    ch, cw = height / scale, width / scale
+    top, left = (src_h - ch) / 2.0, (src_w - cw) / 2.0
+    return (left, top, left + cw, top + ch)
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int, mode: str = "resize",
+                  resample: str = "lanczos") -> np.ndarray:
+    """Resize uint8 frames ``(T, h, w, 3)`` to ``(T, height, width, 3)``.
+
+    ``mode="resize"``: straight to height x width, aspect not kept (the official demo;
+    with ``resample="lanczos"`` this is ``mediapy.resize_video``). ``mode="crop"``: the
+    centred region with the target aspect ratio, resized to height x width (resize the
+    shorter side, then centre crop, in one resampling). ``mode="none"``: unchanged.
+    """
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"mode must be one of {RESIZE_MODES}, not {mode!r}")
+    frames = np.asarray(frames)
+    if mode == "none" or frames.shape[1:3] == (height, width):
+        return frames
+    if frames.dtype != np.uint8:
+        raise TypeError("resize_frames expects uint8 frames; resize before to_float")
+    method = _RESAMPLE[resample]
+    box = None
+    if mode == "crop":
+        box = crop_box(frames.shape[1], frames.shape[2], height, width)
+    out = np.empty((frames.shape[0], height, width, frames.shape[3]), np.uint8)
+    for i, f in enumerate(frames):
+        out[i] = np.asarray(Image.fromarray(f).resize((width, height), method, box=box))
+    return out
+
+
+def to_float(frames: np.ndarray) -> np.ndarray:
+    """uint8 frames -> float32 in [0, 1]."""
+    return np.asarray(frames, np.float32) / np.float32(255.0)
+
+
+def load_clip(path, num_frames: int = 16, height: int = 224, width: int = 224, *,
+              stride: int = 1, start="start", rng=None, mode: str = "resize",
+              resample: str = "lanczos") -> np.ndarray:
+    """Decode, sample, resize and scale a clip: ``(T, H, W, 3)`` float32 in [0, 1].
+
+    Defaults reproduce the official 4DS demo input: the first 16 frames, Lanczos-resized
+    straight to 224x224, divided by 255.
+    """
+    frames = sample_clip(path, num_frames, stride=stride, start=start, rng=rng)
+    return to_float(resize_frames(frames, height, width, mode=mode, resample=resample))
+
+
+_CODECS = {
+    ".mp4": ("libx264", "yuv420p"),
+    ".m4v": ("libx264", "yuv420p"),
+    ".mov": ("libx264", "yuv420p"),
+    ".mkv": ("ffv1", "yuv444p"),
+    ".webm": ("libvpx-vp9", "yuv420p"),
+    ".avi": ("mjpeg", "yuvj420p"),
+    ".gif": ("gif", "rgb8"),
+}
+
+
+def write_video(path, frames: np.ndarray, fps: float = 10.0, codec: str | None = None,
+                pix_fmt: str | None = None, options: dict | None = None) -> None:
+    """Encode ``(T, H, W, 3)`` uint8 (or float in [0, 1]) frames to ``path``.
+
+    The codec follows the extension (mp4: H.264, mkv: FFV1, webm: VP9, avi: MJPEG,
+    gif: GIF) unless given. 4:2:0 codecs need even sizes: odd sizes are padded by
+    repeating the last row/column.
+    """
+    path = os.fspath(path)
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8:
+        frames = np.clip(np.round(frames * 255.0), 0, 255).astype(np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3), got {frames.shape}")
+    ext = os.path.splitext(path)[1].lower()
+    default_codec, default_pix = _CODECS.get(ext, ("libx264", "yuv420p"))
+    codec = codec or default_codec
+    pix_fmt = pix_fmt or (default_pix if codec == default_codec else "yuv420p")
+    if pix_fmt.endswith("420p"):
+        ph, pw = frames.shape[1] % 2, frames.shape[2] % 2
+        if ph or pw:
+            frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(path, "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = pix_fmt
+        if options:
+            stream.options = dict(options)
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
