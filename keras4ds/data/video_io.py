@@ -198,6 +198,8 @@ def sample_clip(path, num_frames: int, stride: int = 1, start="start", rng=None)
     """
     if isinstance(start, str) and start in ("center", "random"):
         total = count_frames(path)
+        if total == 0:
+            raise VideoError(path, "contains no video frames")
         if total < (num_frames - 1) * stride + 1:
             _check_not_truncated(path, total)
         idx = clip_indices(total, num_frames, stride, start, rng, path=path)
