@@ -100,6 +100,22 @@ _NEAR = 1e-3
 _EXACT_EPS = 1e-4  # relative slack of the exact first-hit test (float32 rounding)
 
 
+def _rot_points(rot: np.ndarray, p: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """``rot[t] @ p[n, t]`` (or ``rot[t].T @ p[n, t]``) for rot (T, 3, 3), p (N, T, 3)."""
+    r = rot.transpose(0, 2, 1) if not transpose else rot
+    # (T, N, 3) @ (T, 3, 3): batched BLAS matmul, much faster than einsum here.
+    return np.matmul(p.transpose(1, 0, 2), r).transpose(1, 0, 2)
+
+
+def _rot_rows(rot_rows: np.ndarray, p: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """Per-row rotation: ``rot_rows[n] @ p[n]`` (or transposed) for (n, 3, 3) and (n, 3)."""
+    if transpose:  # out_i = sum_j R[j, i] p_j
+        return p[:, 0, None] * rot_rows[:, 0, :] + p[:, 1, None] * rot_rows[:, 1, :] \
+            + p[:, 2, None] * rot_rows[:, 2, :]
+    return p[:, 0, None] * rot_rows[:, :, 0] + p[:, 1, None] * rot_rows[:, :, 1] \
+        + p[:, 2, None] * rot_rows[:, :, 2]
+
+
 @dataclasses.dataclass
 class Texture:
     """Solid (3D) procedural texture: colour is a function of a surface point's local
@@ -150,7 +166,8 @@ class SceneObject:
 
     def to_world(self, p_local: np.ndarray) -> np.ndarray:
         """(N, 3) local points -> (N, T, 3) world points at every frame."""
-        return np.einsum("tij,nj->nti", self.rotation, p_local) + self.center[None]
+        p = np.broadcast_to(p_local[:, None, :], (p_local.shape[0],) + self.center.shape)
+        return _rot_points(self.rotation, p) + self.center[None]
 
 
 @dataclasses.dataclass
@@ -598,7 +615,7 @@ def _render(scene: Scene):
                 col *= _shade(scene, n)
         else:
             rot = ob.rotation.astype(np.float32)[f]  # (n, 3, 3)
-            pl = np.einsum("nji,nj->ni", rot, p - ob.center.astype(np.float32)[f])
+            pl = _rot_rows(rot, p - ob.center.astype(np.float32)[f], transpose=True)
             col = ob.texture(pl)
             if scene.shading:
                 if ob.kind == "sphere":
@@ -611,7 +628,7 @@ def _render(scene: Scene):
                 else:
                     nl = np.zeros_like(pl)
                     nl[:, 2] = 1.0
-                n = np.einsum("nij,nj->ni", rot, nl)
+                n = _rot_rows(rot, nl)
                 col *= _shade(scene, n)
         color[idx] = col
     video = color.reshape(t_, h, w, 3)
@@ -622,7 +639,7 @@ def _project(scene: Scene, pw: np.ndarray):
     """World points (N, T, 3) -> pixel xy (N, T, 2) and camera z (N, T)."""
     rot = scene.extrinsics[:, :3, :3]
     tr = scene.extrinsics[:, :3, 3]
-    pc = np.einsum("tij,ntj->nti", rot, pw) + tr[None]
+    pc = _rot_points(rot, pw) + tr[None]
     k = scene.intrinsics
     z = pc[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -647,7 +664,7 @@ def _surface_normals(scene: Scene, pw: np.ndarray, ids: np.ndarray) -> np.ndarra
         m = ids == ob.object_id
         if not m.any():
             continue
-        pl = np.einsum("tji,ntj->nti", ob.rotation, pw[m] - ob.center[None])
+        pl = _rot_points(ob.rotation, pw[m] - ob.center[None], transpose=True)
         if ob.kind == "sphere":
             nl = pl / ob.size[0]
         elif ob.kind == "box":
@@ -657,7 +674,7 @@ def _surface_normals(scene: Scene, pw: np.ndarray, ids: np.ndarray) -> np.ndarra
         else:
             nl = np.zeros_like(pl)
             nl[..., 2] = 1.0
-        normals[m] = np.einsum("tij,ntj->nti", ob.rotation, nl)
+        normals[m] = _rot_points(ob.rotation, nl)
     return normals
 
 
@@ -670,8 +687,8 @@ def pixel_depth_tolerance(scene: Scene, pw: np.ndarray, ids: np.ndarray, tol: fl
     of depth.
     """
     rot = scene.extrinsics[:, :3, :3]
-    pc = np.einsum("tij,ntj->nti", rot, pw) + scene.extrinsics[None, :, :3, 3]
-    nc = np.einsum("tij,ntj->nti", rot, _surface_normals(scene, pw, ids))
+    pc = _rot_points(rot, pw) + scene.extrinsics[None, :, :3, 3]
+    nc = _rot_points(rot, _surface_normals(scene, pw, ids))
     z = pc[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         ndotr = np.sum(nc * pc, axis=-1) / z  # n . (x_n, y_n, 1)
@@ -753,7 +770,7 @@ def _sample_tracks(rng, scene, depth, seg, num_tracks, obj_frac, tol):
         if not m.any():
             continue
         f = tq[m]
-        pl = np.einsum("nji,nj->ni", ob.rotation[f], p_query[m] - ob.center[f])
+        pl = _rot_rows(ob.rotation[f], p_query[m] - ob.center[f], transpose=True)
         pw[m] = ob.to_world(pl)
     _, _, vis = _track_visibility(scene, pw, idq, depth, seg, tol)
     good = np.flatnonzero(vis.any(axis=1))
