@@ -1,1 +1,22 @@
-"""Readers, tf.data pipelines and procedural 4D scenes."""
+"""Readers, tf.data pipelines and procedural 4D scenes.
+
+Modules (import the one you need; only ``synthetic`` and ``video_io`` avoid TensorFlow):
+
+- ``synthetic``: procedural 4D scenes rendered by numpy ray casting with exact depth,
+  cameras, point tracks, boxes and segmentation — ``generate_clip(seed, T, H, W, ...)``.
+- ``synthetic_tf``: the scenes as a ``tf.data`` source; ``tfds_synthetic``: a local TFDS
+  builder of them (needs ``tensorflow-datasets``).
+- ``video_io``: PyAV decoding, clip sampling, official-demo resize, writing videos.
+- ``pipelines``: ``tf.data`` from a folder of videos (bad files skipped and counted) and
+  from TFDS; ``tfrecords``: sharded JPEG-frame TFRecords, written by
+  ``tools/write_tfrecords.py`` and read back.
+- ``augment``: per-clip crop/scale/flip/colour augmentation that keeps depth, tracks,
+  boxes and intrinsics consistent.
+- ``formats``: TAP-Vid pickles, RealEstate10K cameras, ScanNet-style RGB-D sequences.
+- ``visualize``: clips drawn with their labels (``tools/draw_clip.py``).
+- ``benchmark``: ``python -m keras4ds.data.benchmark`` (see ``benchmarks/data.md``).
+
+Conventions everywhere: video float32 in [0, 1] ``(T, H, W, 3)``; pixel ``x`` right, ``y``
+down, pixel centres at integer + 0.5; ``extrinsics`` world-to-camera (OpenCV axes);
+``intrinsics`` in pixels of the returned frames.
+"""

@@ -5,7 +5,7 @@ from PIL import Image
 
 from keras4ds.data import video_io, visualize
 from keras4ds.data.synthetic import generate_clip
-from test_pipelines import load_tool
+from test_video_pipelines import load_tool
 
 pytestmark = pytest.mark.backend_independent
 
