@@ -1,0 +1,3 @@
+"""Official 4DS `.npz` checkpoints and Keras preset folders."""
+from keras4ds.checkpoints.official import load_official, read_official_npz
+from keras4ds.checkpoints.preset import load_preset, save_preset

@@ -1,0 +1,132 @@
+"""The 4DS video encoder: a plain ViT over (2, 16, 16) tubelets."""
+import keras
+import numpy as np
+from keras import ops
+
+from keras4ds.models.layers import PositionEmbedding, TransformerBlock, TubeletEmbedding
+from keras4ds.models.presets import size_config
+from keras4ds.models.resize import resize_grid
+from keras4ds.models.validation import check_video
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class FourDSEncoder(keras.Model):
+    """4DS encoder. `encoder(video)` maps `(B, T, H, W, 3)` floats in [0, 1] to the last
+    hidden state `(B, N, D)`, N = (T/2)(H/16)(W/16) tokens ordered t, then h, then w.
+
+    `hidden_states(video)` gives `[h_0, ..., h_L]` (h_j = state after j blocks). There is
+    no CLS token and no final norm, as in the official model.
+    """
+
+    def __init__(self, width, depth, mlp_dim, num_heads, num_frames=16, image_size=(224, 224),
+                 patch_size=(2, 16, 16), layer_norm_epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.width, self.depth, self.mlp_dim, self.num_heads = width, depth, mlp_dim, num_heads
+        self.num_frames = num_frames
+        self.image_size = tuple(image_size)
+        self.patch_size = tuple(patch_size)
+        self.layer_norm_epsilon = layer_norm_epsilon
+        sizes = (num_frames, *self.image_size)
+        if any(s % p for s, p in zip(sizes, self.patch_size)):
+            raise ValueError(f"input (T, H, W) = {sizes} must be divisible by patch_size "
+                             f"{self.patch_size}")
+        self.grid = tuple(s // p for s, p in zip(sizes, self.patch_size))
+        self.tubelet_embedding = TubeletEmbedding(width, self.patch_size, name="tubelet_embedding")
+        self.position_embedding = PositionEmbedding(self.grid, name="position_embedding")
+        self.blocks = [TransformerBlock(num_heads, mlp_dim, layer_norm_epsilon, name=f"block_{i}")
+                       for i in range(depth)]
+        self.build((None, *self.input_video_shape))
+
+    @classmethod
+    def from_size(cls, size, **kwargs):
+        """Build a named size ('ti', 's', 'm', 'b', 'l', 'h', 'g', 'G', 'e', '22b')."""
+        return cls(**size_config(size), **kwargs)
+
+    @property
+    def input_video_shape(self):
+        """`(T, H, W, 3)` this encoder expects."""
+        return (self.num_frames, *self.image_size, 3)
+
+    @property
+    def num_tokens(self):
+        return int(np.prod(self.grid))
+
+    def build(self, input_shape):
+        self.tubelet_embedding.build(input_shape)
+        self.position_embedding.build((None, *self.grid, self.width))
+        for block in self.blocks:
+            block.build((None, None, self.width))
+        self.built = True
+
+    def embed(self, video):
+        """`(B, T, H, W, 3)` -> position-embedded tokens on the grid `(B, t, h, w, D)`."""
+        video = check_video(video, self.input_video_shape)
+        return self.position_embedding(self.tubelet_embedding(video))
+
+    def tokens(self, video):
+        """`(B, T, H, W, 3)` -> embedded tokens `(B, N, D)` = h_0."""
+        grid_tokens = self.embed(video)
+        return ops.reshape(grid_tokens, (ops.shape(grid_tokens)[0], self.num_tokens, self.width))
+
+    def run_blocks(self, tokens, start=0, stop=None):
+        """Apply blocks `start .. stop-1` to `(B, n, D)` tokens (any n, e.g. visible ones)."""
+        for block in self.blocks[start:stop]:
+            tokens = block(tokens)
+        return tokens
+
+    def call(self, video):
+        return self.run_blocks(self.tokens(video))
+
+    def hidden_states(self, video):
+        """List of L+1 arrays `(B, N, D)`; entry j is the state after j blocks."""
+        states = [self.tokens(video)]
+        for block in self.blocks:
+            states.append(block(states[-1]))
+        return states
+
+    def hidden_state(self, video, index):
+        """The state after `index` blocks, computing only the blocks it needs. `(B, N, D)`."""
+        if not 0 <= index <= self.depth:
+            raise ValueError(f"hidden state index must be in [0, {self.depth}], got {index}")
+        return self.run_blocks(self.tokens(video), 0, index)
+
+    def official_readout_index(self, readout_depth=0.95):
+        """Hidden-state index that the official readouts read for `readout_depth`.
+
+        The official processor returns `[h_0, h_0, h_1, ..., h_{L-1}]` and readouts take
+        entry `int(len * readout_depth) - 1` of it; for 4DS-B that is h_10.
+        """
+        return official_readout_index(self.depth, readout_depth)
+
+    def resized(self, num_frames=None, image_size=None):
+        """A copy of this encoder for another input size (opt-in).
+
+        The learned position embedding is resized with JAX-exact cubic interpolation on
+        each axis that changes (DeepMind's evaluation colab resizes bicubically).
+        """
+        config = self.get_config()
+        config["num_frames"] = num_frames or self.num_frames
+        config["image_size"] = tuple(image_size or self.image_size)
+        config.pop("name", None)
+        resized = FourDSEncoder.from_config(config)
+        for source, target in zip(self.weights, resized.weights):
+            if source.path.endswith("position_embedding/embeddings"):
+                target.assign(resize_grid(ops.convert_to_numpy(source), target.shape))
+            else:
+                target.assign(source)
+        return resized
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "width": self.width,
+                "depth": self.depth, "mlp_dim": self.mlp_dim, "num_heads": self.num_heads,
+                "num_frames": self.num_frames, "image_size": self.image_size,
+                "patch_size": self.patch_size, "layer_norm_epsilon": self.layer_norm_epsilon}
+
+
+def official_readout_index(num_blocks, readout_depth=0.95):
+    """Map the official `readout_depth` selection onto our `h_0 ... h_L` indices."""
+    official_entry = int((num_blocks + 1) * readout_depth) - 1
+    if not 0 <= official_entry <= num_blocks:
+        raise ValueError(f"readout_depth {readout_depth} selects no hidden state of a "
+                         f"{num_blocks}-block encoder")
+    return max(official_entry - 1, 0)

@@ -1,0 +1,149 @@
+"""Building blocks of the 4DS ViT, written once with keras.ops."""
+import keras
+from keras import ops
+
+from keras4ds.models.patches import patchify
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class TubeletEmbedding(keras.layers.Layer):
+    """Non-overlapping 3D patch projection: `(B, T, H, W, 3)` -> `(B, t, h, w, D)`.
+
+    Equal to a VALID `Conv3D` with kernel = stride = `patch_size`; the kernel keeps the
+    Conv3D layout `(pt, ph, pw, C, D)` and is applied as one matmul over patches.
+    """
+
+    def __init__(self, width, patch_size=(2, 16, 16), **kwargs):
+        super().__init__(**kwargs)
+        self.width = width
+        self.patch_size = tuple(patch_size)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.kernel = self.add_weight(
+            name="kernel", shape=(*self.patch_size, channels, self.width),
+            initializer="lecun_normal")
+        self.bias = self.add_weight(name="bias", shape=(self.width,), initializer="zeros")
+
+    def call(self, video):
+        patches = patchify(video, self.patch_size)
+        kernel = ops.reshape(self.kernel, (-1, self.width))
+        return ops.matmul(patches, ops.cast(kernel, patches.dtype)) + ops.cast(self.bias, patches.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width, "patch_size": self.patch_size}
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class PositionEmbedding(keras.layers.Layer):
+    """Learned joint (t, h, w) embedding added to `(B, t, h, w, D)` tokens."""
+
+    def __init__(self, grid, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = tuple(grid)
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(*self.grid, input_shape[-1]),
+            initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+    def call(self, tokens):
+        return tokens + ops.cast(self.embeddings, tokens.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "grid": self.grid}
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class SelfAttention(keras.layers.Layer):
+    """Multi-head self-attention, q/k/v kernels `(D, heads, D/heads)`, out `(heads, D/heads, D)`.
+
+    `(B, N, D)` -> `(B, N, D)`. Queries are scaled by 1/sqrt(head_dim).
+    """
+
+    def __init__(self, num_heads, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        if width % self.num_heads:
+            raise ValueError(f"width {width} is not divisible by num_heads {self.num_heads}")
+        head_dim = width // self.num_heads
+        projection = dict(equation="bnd,dhk->bnhk", output_shape=(None, self.num_heads, head_dim),
+                          bias_axes="hk", kernel_initializer="lecun_normal")
+        self.query = keras.layers.EinsumDense(name="query", **projection)
+        self.key = keras.layers.EinsumDense(name="key", **projection)
+        self.value = keras.layers.EinsumDense(name="value", **projection)
+        self.out = keras.layers.EinsumDense(
+            "bnhk,hkd->bnd", output_shape=(None, width), bias_axes="d",
+            kernel_initializer="lecun_normal", name="out")
+        for layer in (self.query, self.key, self.value):
+            layer.build(input_shape)
+        self.out.build((None, None, self.num_heads, head_dim))
+
+    def call(self, x):
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        return self.out(ops.dot_product_attention(q, k, v))
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads}
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class Mlp(keras.layers.Layer):
+    """Dense(hidden) -> GELU (tanh approximation) -> Dense(out). `(..., D)` -> `(..., out)`."""
+
+    def __init__(self, hidden_dim, output_dim=None, dense_names=("dense_in", "dense_out"),
+                 kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.output_dim = output_dim
+        self.dense_names = tuple(dense_names)
+        self.kernel_initializer = kernel_initializer
+
+    def build(self, input_shape):
+        out_dim = self.output_dim or input_shape[-1]
+        init = self.kernel_initializer
+        self.dense_in = keras.layers.Dense(self.hidden_dim, kernel_initializer=init,
+                                           name=self.dense_names[0])
+        self.dense_out = keras.layers.Dense(out_dim, kernel_initializer=init,
+                                            name=self.dense_names[1])
+        self.dense_in.build(input_shape)
+        self.dense_out.build((*input_shape[:-1], self.hidden_dim))
+
+    def call(self, x):
+        return self.dense_out(ops.gelu(self.dense_in(x), approximate=True))
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_dim": self.hidden_dim,
+                "output_dim": self.output_dim, "dense_names": self.dense_names,
+                "kernel_initializer": self.kernel_initializer}
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class TransformerBlock(keras.layers.Layer):
+    """Pre-norm block: `x += Attn(LN(x)); x += MLP(LN(x))`, LayerNorm eps 1e-6. `(B, N, D)`."""
+
+    def __init__(self, num_heads, mlp_dim, layer_norm_epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.mlp_dim = mlp_dim
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    def build(self, input_shape):
+        eps = self.layer_norm_epsilon
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=eps, name="attention_norm")
+        self.attention = SelfAttention(self.num_heads, name="attention")
+        self.mlp_norm = keras.layers.LayerNormalization(epsilon=eps, name="mlp_norm")
+        self.mlp = Mlp(self.mlp_dim, name="mlp")
+        for layer in (self.attention_norm, self.attention, self.mlp_norm, self.mlp):
+            layer.build(input_shape)
+
+    def call(self, x):
+        x = x + self.attention(self.attention_norm(x))
+        return x + self.mlp(self.mlp_norm(x))
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "mlp_dim": self.mlp_dim,
+                "layer_norm_epsilon": self.layer_norm_epsilon}

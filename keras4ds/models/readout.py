@@ -1,0 +1,118 @@
+"""Readouts on encoder features: temporal upsampling and cross-attention (DESIGN §2)."""
+import keras
+import numpy as np
+from keras import ops
+
+from keras4ds.models.layers import Mlp
+from keras4ds.models.resize import cubic_resize_matrix
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class EncoderToReadout(keras.layers.Layer):
+    """`(B, t*h*w, D)` tokens -> `(B, T, h*w, D)`, time upsampled t -> T.
+
+    Uses JAX's cubic resize (Keys a = -0.5, half-pixel centres, border weights
+    renormalised) as a fixed `(T, t)` matrix applied with an einsum, so every backend agrees.
+    """
+
+    def __init__(self, grid, num_frames, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = tuple(grid)
+        self.num_frames = num_frames
+        self._matrix = cubic_resize_matrix(self.grid[0], num_frames)
+
+    def call(self, tokens):
+        t, h, w = self.grid
+        x = ops.reshape(tokens, (ops.shape(tokens)[0], t, h * w, tokens.shape[-1]))
+        matrix = ops.cast(ops.convert_to_tensor(self._matrix), x.dtype)
+        return ops.einsum("Tt,btnd->bTnd", matrix, x)
+
+    def compute_output_shape(self, input_shape):
+        t, h, w = self.grid
+        return (input_shape[0], self.num_frames, h * w, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "grid": self.grid, "num_frames": self.num_frames}
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class AttentionReadout(keras.layers.Layer):
+    """V-JEPA style cross-attention readout, as the official `AttentionReadout`.
+
+    `call(features, queries=None)`: features `(B, T, N, C)`; with `external_queries=True`,
+    queries `(B, Q, Dq)` are projected by Dense(P), otherwise `num_queries` learned queries
+    `(Q, heads, P/heads)` are used. Returns `(B, Q, num_classes)`, or `(B, num_classes)`
+    when Q == 1. No output activation.
+    """
+
+    def __init__(self, num_classes, num_params, num_heads, num_queries=1,
+                 external_queries=False, layer_norm_epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if num_params % num_heads:
+            raise ValueError(f"num_params ({num_params}) must be a multiple of num_heads "
+                             f"({num_heads})")
+        self.num_classes = num_classes
+        self.num_params = num_params
+        self.num_heads = num_heads
+        self.num_queries = num_queries
+        self.external_queries = external_queries
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    def build(self, features_shape, queries_shape=None):
+        _, num_frames, _, channels = features_shape
+        heads, head_dim, eps = self.num_heads, self.num_params // self.num_heads, self.layer_norm_epsilon
+        self.feature_norm = keras.layers.LayerNormalization(epsilon=eps, name="feature_norm")
+        self.feature_norm.build(features_shape)
+        self.temporal_posenc = self.add_weight(
+            name="temporal_posenc", shape=(num_frames, 1, channels),
+            initializer=keras.initializers.RandomNormal(stddev=0.02))
+        if self.external_queries:
+            self.query_projection = keras.layers.Dense(self.num_params, name="query_projection")
+            self.query_projection.build(queries_shape or (None, None, None))
+        else:
+            self.query = self.add_weight(
+                name="query", shape=(self.num_queries, heads, head_dim),
+                initializer=keras.initializers.RandomNormal(stddev=0.02))
+        projection = dict(equation="bnd,dhk->bnhk", output_shape=(None, heads, head_dim),
+                          bias_axes="hk")
+        self.key_embedding = keras.layers.EinsumDense(name="key_embedding", **projection)
+        self.value_embedding = keras.layers.EinsumDense(name="value_embedding", **projection)
+        for layer in (self.key_embedding, self.value_embedding):
+            layer.build((None, None, channels))
+        self.token_dense = keras.layers.Dense(self.num_params, name="token_dense")
+        self.token_dense.build((None, None, self.num_params))
+        self.mlp_norm = keras.layers.LayerNormalization(epsilon=eps, name="mlp_norm")
+        self.mlp_norm.build((None, None, self.num_params))
+        self.mlp = Mlp(4 * self.num_params, dense_names=("dense_0", "dense_1"), name="mlp")
+        self.mlp.build((None, None, self.num_params))
+        self.head = keras.layers.Dense(self.num_classes, name="head")
+        self.head.build((None, None, self.num_params))
+
+    def call(self, features, queries=None):
+        if self.external_queries and queries is None:
+            raise ValueError("this readout was built with external_queries=True: pass "
+                             "queries of shape (B, Q, Dq)")
+        heads, head_dim = self.num_heads, self.num_params // self.num_heads
+        x = self.feature_norm(features) + ops.cast(self.temporal_posenc, features.dtype)
+        batch = ops.shape(x)[0]
+        x = ops.reshape(x, (batch, -1, x.shape[-1]))
+        if self.external_queries:
+            query = self.query_projection(queries)
+            query = ops.reshape(query, (batch, -1, heads, head_dim))
+        else:
+            query = ops.broadcast_to(ops.cast(self.query, x.dtype),
+                                     (batch, self.num_queries, heads, head_dim))
+        token = ops.dot_product_attention(query, self.key_embedding(x), self.value_embedding(x))
+        num_queries = query.shape[1]
+        token = ops.reshape(token, (batch, -1, self.num_params))
+        token = ops.reshape(query, (batch, -1, self.num_params)) + self.token_dense(token)
+        token = token + self.mlp(self.mlp_norm(token))
+        if num_queries == 1:
+            token = ops.squeeze(token, axis=1)
+        return self.head(token)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "num_params": self.num_params, "num_heads": self.num_heads,
+                "num_queries": self.num_queries, "external_queries": self.external_queries,
+                "layer_norm_epsilon": self.layer_norm_epsilon}
