@@ -1,0 +1,96 @@
+"""Study budgets: how many encoders, clips and steps one study run spends.
+
+A budget is plain data. `BUDGETS["default"]` is the one measured to finish in under
+20 minutes on 2 CPU cores; "tiny" is for notebooks and tests; "large" is a starting
+point for a workstation or accelerator. Every field can be overridden from the command line.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+TASKS = ("depth", "pose", "points", "boxes")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSize:
+    """One encoder architecture of the study: a name and the ViT shape."""
+
+    name: str
+    width: int
+    depth: int
+    num_heads: int
+    mlp_ratio: int = 4
+
+    @classmethod
+    def parse(cls, text: str) -> "EncoderSize":
+        """'name:width:depth:heads' (e.g. 'w64:64:2:4') -> EncoderSize."""
+        parts = text.split(":")
+        if len(parts) != 4:
+            raise ValueError(f"encoder size must be 'name:width:depth:heads', got {text!r}")
+        name, *numbers = parts
+        try:
+            width, depth, heads = (int(n) for n in numbers)
+        except ValueError:
+            raise ValueError(f"width, depth and heads must be integers in {text!r}") from None
+        if min(width, depth, heads) < 1 or width % heads:
+            raise ValueError(f"need width, depth, heads >= 1 and width divisible by heads; "
+                             f"got {text!r}")
+        return cls(name, width, depth, heads)
+
+    def encoder_kwargs(self) -> dict:
+        return {"width": self.width, "depth": self.depth, "num_heads": self.num_heads,
+                "mlp_dim": self.mlp_ratio * self.width}
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """Everything that sets the cost of a study run."""
+
+    sizes: tuple[EncoderSize, ...]
+    num_frames: int = 16
+    image_size: int = 64
+    patch_size: tuple[int, int, int] = (2, 8, 8)
+    num_tracks: int = 64
+    pretrain_clips: int = 256
+    pretrain_steps: int = 300
+    pretrain_batch: int = 8
+    pretrain_learning_rate: float = 1e-3
+    mask_ratio: float = 0.95
+    probe_train_clips: int = 96
+    eval_clips: int = 32
+    probe_steps: int = 150
+    probe_batch: int = 8
+    probe_learning_rate: float = 1e-3
+    tasks: tuple[str, ...] = TASKS
+    seed: int = 0
+
+    def replace(self, **changes) -> "Budget":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Budget":
+        data = dict(data)
+        data["sizes"] = tuple(EncoderSize(**s) for s in data["sizes"])
+        data["patch_size"] = tuple(data["patch_size"])
+        data["tasks"] = tuple(data["tasks"])
+        return cls(**data)
+
+
+_THREE = tuple(EncoderSize.parse(s) for s in ("w32:32:2:2", "w64:64:2:4", "w128:128:2:4"))
+
+BUDGETS = {
+    "tiny": Budget(
+        sizes=tuple(EncoderSize.parse(s) for s in ("w16:16:1:2", "w32:32:1:2", "w48:48:1:2")),
+        num_frames=4, image_size=32, patch_size=(2, 8, 8), num_tracks=16,
+        pretrain_clips=8, pretrain_steps=4, pretrain_batch=4,
+        probe_train_clips=8, eval_clips=4, probe_steps=4, probe_batch=4),
+    "default": Budget(sizes=_THREE),
+    "large": Budget(
+        sizes=tuple(EncoderSize.parse(s) for s in
+                    ("w64:64:4:4", "w128:128:4:4", "w192:192:6:6", "w256:256:8:8")),
+        pretrain_clips=2048, pretrain_steps=5000, pretrain_batch=16,
+        probe_train_clips=512, eval_clips=128, probe_steps=1500, probe_batch=16),
+}

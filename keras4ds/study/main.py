@@ -1,0 +1,82 @@
+"""`keras4ds study` / `recipes/study.py`: the miniature 4DS study from the command line."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from keras4ds.study.budgets import BUDGETS, TASKS, EncoderSize
+
+_OVERRIDES = {
+    "pretrain_steps": int, "pretrain_batch": int, "pretrain_clips": int,
+    "pretrain_learning_rate": float, "mask_ratio": float, "probe_steps": int,
+    "probe_batch": int, "probe_train_clips": int, "eval_clips": int,
+    "probe_learning_rate": float, "num_frames": int, "image_size": int, "num_tracks": int,
+    "seed": int,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keras4ds study",
+        description="Miniature 4DS study: MAE-pretrain encoders of several sizes, train "
+                    "frozen depth/pose/points/boxes readouts on them and on their random "
+                    "initialisation, evaluate on held-out procedural scenes, and write "
+                    "report.md, results.json and PNG plots. Rerun with the same --out to "
+                    "resume after an interruption.")
+    parser.add_argument("--out", default="study_out", help="output folder (default: %(default)s)")
+    parser.add_argument("--budget", default="default", choices=sorted(BUDGETS),
+                        help="preset budget; 'default' finishes in under 20 min on 2 CPU "
+                             "cores (default: %(default)s)")
+    parser.add_argument("--sizes", nargs="+", metavar="NAME:WIDTH:DEPTH:HEADS",
+                        help="encoder sizes instead of the budget's, smallest first, "
+                             "e.g. w64:64:2:4 w128:128:4:4")
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, help="subset of the tasks")
+    parser.add_argument("--patch-size", nargs=3, type=int, metavar=("T", "H", "W"))
+    parser.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
+                        help="Keras backend (must be chosen before Keras is imported; "
+                             "default: KERAS_BACKEND or jax)")
+    for name, kind in _OVERRIDES.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, metavar=kind.__name__.upper())
+    return parser
+
+
+def budget_from_args(args):
+    """The preset budget of `args.budget` with the command line's overrides."""
+    budget = BUDGETS[args.budget]
+    changes = {name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None}
+    if args.sizes:
+        sizes = tuple(EncoderSize.parse(s) for s in args.sizes)
+        if len({s.name for s in sizes}) != len(sizes):
+            raise SystemExit(f"size names must be unique, got {args.sizes}")
+        changes["sizes"] = sizes
+    if args.tasks:
+        changes["tasks"] = tuple(args.tasks)
+    if args.patch_size:
+        changes["patch_size"] = tuple(args.patch_size)
+    return budget.replace(**changes)
+
+
+def main(argv=None) -> int:
+    """Parse `argv` (default: sys.argv[1:]), run or resume the study, print the summary."""
+    args = build_parser().parse_args(argv)
+    if args.backend:
+        loaded = "keras" in sys.modules
+        current = os.environ.get("KERAS_BACKEND", "jax")
+        if loaded and current != args.backend:
+            raise SystemExit(f"--backend {args.backend}: Keras is already loaded with "
+                             f"{current}; set KERAS_BACKEND={args.backend} instead")
+        os.environ["KERAS_BACKEND"] = args.backend
+    budget = budget_from_args(args)
+    if len(budget.sizes) < 2:
+        raise SystemExit("a study needs at least two encoder sizes")
+    from keras4ds.study.runner import run_study
+
+    results = run_study(args.out, budget, budget_name=args.budget)
+    out = os.path.abspath(args.out)
+    print(f"study finished in {results['timing']['total_seconds'] / 60:.1f} min: "
+          f"{out}/report.md, {out}/results.json, {out}/scaling.png")
+    for task, s in results["summary"].items():
+        print(f"  {task:7s} pretrained beats random: {s['pretrained_beats_random']}, "
+              f"largest beats smallest: {s['largest_beats_smallest']}")
+    return 0

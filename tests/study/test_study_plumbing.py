@@ -1,0 +1,71 @@
+"""Budgets, command-line parsing, held-out splits and atomic output files."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras4ds.study import BUDGETS, EncoderSize
+from keras4ds.study.clips import load_or_generate, split_seeds
+from keras4ds.study.main import budget_from_args, build_parser
+from keras4ds.study.store import read_json, write_json
+
+pytestmark = pytest.mark.backend_independent
+
+
+def test_encoder_size_parse_and_errors():
+    size = EncoderSize.parse("w64:64:2:4")
+    assert size.encoder_kwargs() == {"width": 64, "depth": 2, "num_heads": 4, "mlp_dim": 256}
+    for bad in ("w64:64:2", "w:x:2:4", "w:30:2:4", "w:0:1:1"):
+        with pytest.raises(ValueError, match="w"):
+            EncoderSize.parse(bad)
+
+
+def test_command_line_overrides_the_budget():
+    args = build_parser().parse_args(
+        ["--budget", "tiny", "--sizes", "a:16:1:2", "b:32:2:4", "--probe-steps", "7",
+         "--tasks", "depth", "boxes", "--patch-size", "2", "4", "4"])
+    budget = budget_from_args(args)
+    assert [s.name for s in budget.sizes] == ["a", "b"]
+    assert budget.probe_steps == 7 and budget.tasks == ("depth", "boxes")
+    assert budget.patch_size == (2, 4, 4)
+    assert budget.pretrain_steps == BUDGETS["tiny"].pretrain_steps
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--tasks", "segmentation"])
+
+
+def test_budget_json_round_trip():
+    budget = BUDGETS["default"]
+    assert type(budget).from_json(json.loads(json.dumps(budget.to_json()))) == budget
+
+
+def test_splits_are_disjoint():
+    a, b, c = (set(split_seeds(s, 1000)) for s in ("pretrain", "probe_train", "eval"))
+    assert not (a & b or a & c or b & c)
+    with pytest.raises(ValueError, match="split"):
+        split_seeds("test", 3)
+
+
+def test_clips_are_cached_and_regenerated_when_stale(tmp_path):
+    budget = BUDGETS["tiny"]
+    path = str(tmp_path / "eval.npz")
+    first = load_or_generate(path, "eval", 2, budget)
+    assert first["video"].shape == (2, budget.num_frames, budget.image_size, budget.image_size, 3)
+    mtime = os.path.getmtime(path)
+    again = load_or_generate(path, "eval", 2, budget)
+    assert os.path.getmtime(path) == mtime
+    np.testing.assert_array_equal(first["video"], again["video"])
+    more = load_or_generate(path, "eval", 3, budget)  # another count: regenerated
+    assert len(more["video"]) == 3
+    np.testing.assert_array_equal(more["video"][:2], first["video"])
+
+
+def test_json_is_atomic_strict_and_corruption_is_reported(tmp_path):
+    path = str(tmp_path / "sub" / "r.json")
+    write_json(path, {"a": float("nan"), "b": [np.float32(1.5)]})
+    assert read_json(path) == {"a": None, "b": [1.5]}
+    assert os.listdir(tmp_path / "sub") == ["r.json"]
+    with open(path, "w") as f:
+        f.write('{"a": ')
+    with pytest.raises(ValueError, match="delete it"):
+        read_json(path)
