@@ -1,0 +1,92 @@
+"""tools/benchmark.py: FLOP counts, one real worker run per backend, report writing."""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+BACKEND = os.environ.get("KERAS_BACKEND", "jax")
+TOOL = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "benchmark.py")
+_spec = importlib.util.spec_from_file_location("keras4ds_benchmark_tool", TOOL)
+benchmark = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(benchmark)
+
+TINY = {"case": "encoder", "size": "ti", "batch": 2, "frames": 4, "resolution": 32, "iters": 2,
+        "warmup": 1, "torch_compile": False, "readout_params": 32, "readout_heads": 2}
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="compares with XLA's cost analysis (jax)")
+def test_encoder_flops_match_xla_cost_analysis():
+    import jax
+
+    from keras4ds.models import FourDSEncoder
+    encoder = FourDSEncoder(width=128, depth=2, mlp_dim=512, num_heads=4, num_frames=4,
+                            image_size=(64, 64))
+    video = np.random.default_rng(0).uniform(0, 1, (2, 4, 64, 64, 3)).astype("float32")
+    weights = [v.value for v in encoder.trainable_variables]
+    forward = jax.jit(lambda w, x: encoder.stateless_call(w, [], x)[0])
+    cost = forward.lower(weights, video).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    ours = benchmark.encoder_flops(128, 2, 512, encoder.num_tokens, 2 * 16 * 16 * 3, batch=2)
+    # XLA also counts element-wise FLOPs (norms, GELU, softmax): a few percent more.
+    assert 0.9 * cost["flops"] <= ours <= cost["flops"]
+
+
+def _check_result(result, batch):
+    assert "error" not in result, result.get("error")
+    assert result["backend"] == BACKEND
+    assert result["clips_per_s"] > 0 and result["iters"] == 2
+    assert result["tokens_per_clip"] == 2 * 2 * 2
+    assert result["tokens_per_s"] == pytest.approx(result["clips_per_s"] * 8)
+    assert result["clips_per_s"] == pytest.approx(batch / result["seconds_median"])
+    assert result["peak_rss_mb"] >= result["rss_model_mb"] > 50
+    assert result["flop_per_s"] == pytest.approx(result["flops"] / result["seconds_median"])
+
+
+def test_depth_case_in_a_fresh_subprocess():
+    _check_result(benchmark.run_case({**TINY, "case": "depth"}, BACKEND, timeout=300), 2)
+
+
+def test_encoder_case_in_process(capsys):
+    benchmark.run_worker(TINY)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(benchmark.RESULT_TAG)
+    _check_result(json.loads(line[len(benchmark.RESULT_TAG):]), 2)
+
+
+def test_bad_input_size_is_reported_not_hidden():
+    result = benchmark.run_case({**TINY, "resolution": 40}, BACKEND, timeout=300)
+    assert "divisible" in result["error"]
+
+
+@pytest.mark.backend_independent
+def test_markdown_and_json_reports(tmp_path):
+    report = {
+        "machine": {"cpu": "test cpu", "cores": 2, "platform": "linux", "python": "3.11",
+                    "matmul_peak_flop_per_s": {"numpy": 1e11}, "peak_flop_per_s": 1e11,
+                    "load_start": (0.1, 0, 0), "load_end": (0.2, 0, 0)},
+        "official": benchmark.official_status(),
+        "results": [
+            {**TINY, "backend": "jax", "clips_per_s": 2.0, "tokens_per_s": 16.0, "flops": 5e10,
+             "flop_per_s": 5e10, "peak_fraction": 0.5, "peak_rss_mb": 900.0,
+             "rss_model_mb": 800.0, "compile_s": 1.0, "iters": 2, "load_before": 0.1,
+             "load_after": 0.2},
+            {**TINY, "backend": "torch", "error": "boom"},
+            {**TINY, "case": "mae", "backend": "jax", "skipped": "package not present yet"}]}
+    text = benchmark.markdown(report, "title", "python tools/benchmark.py --x")
+    assert "| encoder | 4DS-TI | 2 | 4x32x32 | jax | 2.000 | 16 | 50.0 | 0.50 | 900 |" in text
+    assert "error: boom" in text and "skipped: package not present yet" in text
+    assert "not installed, not measured" in text and "GPU: not measured" in text
+    path = tmp_path / "out" / "report.json"
+    benchmark.write_atomic(str(path), json.dumps(report))
+    assert json.loads(path.read_text())["results"][0]["clips_per_s"] == 2.0
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]
+
+
+@pytest.mark.backend_independent
+def test_bad_arguments_are_rejected():
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--frames", "0"])
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--backend", "mxnet"])

@@ -1,0 +1,389 @@
+"""Speed and memory of keras4ds models on every Keras backend (issue 7).
+
+    python tools/benchmark.py --size b --batch 1 --backend jax tensorflow torch
+    python tools/benchmark.py --suite encoder       # writes benchmarks/encoder.md (+ .json)
+    python tools/benchmark.py --suite performance   # writes benchmarks/performance.md (+ .json)
+
+Each (case, backend, size, batch) runs in a fresh subprocess with KERAS_BACKEND set, so its
+peak memory is the process's RSS high-water mark (`resource.getrusage`). Forward passes are
+compiled: `jax.jit` of `model.stateless_call` on jax, `tf.function(jit_compile=True)` on
+tensorflow, `torch.no_grad()` (and `--torch-compile`) on torch. Achieved FLOP/s is the
+analytic matmul FLOP count (2 per multiply-add) over the measured time, compared with this
+machine's float32 matrix-multiply peak measured in the same run (numpy and jax). The load
+average is recorded around every case: numbers taken on a busy machine are noisy.
+
+Cases: `encoder` (forward), `depth` (DepthModel forward), and when the packages exist,
+`mae` (`keras4ds.mae` train step) and `readout` (`keras4ds.readouts` train step).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULT_TAG = "BENCHMARK_RESULT "
+BACKENDS = ("jax", "tensorflow", "torch")
+CASES = ("encoder", "depth", "mae", "readout")
+OFFICIAL_PACKAGES = {"official Flax (representations4d)": "representations4d",
+                     "PyTorch port (scaling4d_pytorch)": "scaling4d_pytorch"}
+
+
+# ----------------------------------------------------------------------------- FLOP counts
+def encoder_flops(width, depth, mlp_dim, num_tokens, patch_dim, batch=1, blocks=None):
+    """Matmul FLOPs (2 per multiply-add) of one encoder forward over `num_tokens` tokens."""
+    blocks = depth if blocks is None else blocks
+    n, d = num_tokens, width
+    embed = 2 * n * patch_dim * d
+    per_block = 2 * n * 4 * d * d + 2 * 2 * n * n * d + 2 * 2 * n * d * mlp_dim
+    return batch * (embed + blocks * per_block)
+
+
+def readout_flops(num_features, channels, num_params, num_queries, num_classes, batch=1):
+    """Matmul FLOPs of one AttentionReadout forward: features `(num_features, channels)`."""
+    f, c, p, q = num_features, channels, num_params, num_queries
+    keys_values = 2 * 2 * f * c * p
+    attention = 2 * 2 * q * f * p
+    token = 2 * q * p * p + 2 * 2 * q * p * 4 * p + 2 * q * p * num_classes
+    return batch * (keys_values + attention + token)
+
+
+# ----------------------------------------------------------------------------- peak matmul
+def matmul_peak(n=2048, repeats=5):
+    """Best float32 matmul FLOP/s of numpy and of jax (jit) on this machine, `n x n`."""
+    import numpy as np
+    a = np.random.default_rng(0).standard_normal((n, n), np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), np.float32)
+    flops = 2.0 * n ** 3
+    peaks = {}
+    a @ b
+    peaks["numpy"] = max(flops / _seconds(lambda: a @ b) for _ in range(repeats))
+    if importlib.util.find_spec("jax"):
+        import jax
+        f = jax.jit(lambda x, y: x @ y)
+        ja, jb = jax.numpy.asarray(a), jax.numpy.asarray(b)
+        f(ja, jb).block_until_ready()
+        peaks["jax"] = max(flops / _seconds(lambda: f(ja, jb).block_until_ready())
+                           for _ in range(repeats))
+    return peaks
+
+
+def _seconds(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------- worker side
+def _build(case, spec):
+    """Model and input for a case. Returns (model, video, flops, tokens per clip) or None."""
+    import keras
+    import numpy as np
+
+    from keras4ds.models import DepthModel, FourDSEncoder
+
+    keras.utils.set_random_seed(0)
+    frames, res = spec["frames"], spec["resolution"]
+    encoder = FourDSEncoder.from_size(spec["size"], num_frames=frames, image_size=(res, res))
+    video = np.random.default_rng(0).uniform(0, 1, (spec["batch"], frames, res, res, 3))
+    video = video.astype("float32")
+    patch_dim = int(np.prod(encoder.patch_size)) * 3
+    args = (encoder.width, encoder.depth, encoder.mlp_dim, encoder.num_tokens, patch_dim,
+            spec["batch"])
+    if case == "encoder":
+        return encoder, video, encoder_flops(*args), encoder.num_tokens
+    if case == "depth":
+        model = DepthModel(encoder, num_params=spec["readout_params"],
+                           num_heads=spec["readout_heads"])
+        t, h, w = encoder.grid
+        flops = encoder_flops(*args, blocks=model.readout_index) + readout_flops(
+            frames * h * w, encoder.width, model.num_params,
+            int(np.prod(model.output_grid)), int(np.prod(model.decoding_patch_size)),
+            spec["batch"])
+        return model, video, flops, encoder.num_tokens
+    raise ValueError(f"unknown forward case {case!r}")
+
+
+def _forward_fn(model, backend, torch_compile):
+    """A compiled `video -> output` function for this backend (output synchronised)."""
+    if backend == "jax":
+        import jax
+        trainable = [v.value for v in model.trainable_variables]
+        frozen = [v.value for v in model.non_trainable_variables]
+        step = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x)[0])
+        return lambda x: step(trainable, frozen, x).block_until_ready()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        step = tf.function(model.call, jit_compile=True)
+        return lambda x: step(x).numpy()
+    if backend == "torch":
+        import torch
+        call = torch.compile(model.call) if torch_compile else model.call
+
+        def run(x):
+            with torch.no_grad():
+                return call(x).cpu()
+        return run
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+def _to_backend(video):
+    from keras import ops
+    return ops.convert_to_tensor(video)
+
+
+def _train_case(case, spec):
+    """(step function taking no arguments, flops or None, tokens) for mae/readout, or None."""
+    module = {"mae": "keras4ds.mae", "readout": "keras4ds.readouts"}[case]
+    if importlib.util.find_spec(module) is None:
+        return None
+    benchmark = getattr(importlib.import_module(module), "benchmark_step", None)
+    if benchmark is None:
+        return {"skipped": f"{module} has no benchmark_step(size, batch, frames, resolution)"}
+    return benchmark(spec["size"], spec["batch"], spec["frames"], spec["resolution"])
+
+
+def run_worker(spec):
+    """Time one case in this process; print one `BENCHMARK_RESULT {json}` line."""
+    import keras
+    backend = keras.backend.backend()
+    result = {**spec, "backend": backend, "load_before": os.getloadavg()[0]}
+    if spec["case"] in ("mae", "readout"):
+        step = _train_case(spec["case"], spec)
+        if step is None or "skipped" in step:
+            result["skipped"] = (step or {}).get("skipped", "package not present yet")
+            print(RESULT_TAG + json.dumps(result), flush=True)
+            return
+        run, flops, tokens, video = step["step"], step.get("flops"), step["tokens"], None
+        call = lambda _: run()  # noqa: E731
+    else:
+        model, video, flops, tokens = _build(spec["case"], spec)
+        video = _to_backend(video)
+        call = _forward_fn(model, backend, spec["torch_compile"])
+    result["rss_model_mb"] = _rss_mb()
+    result["compile_s"] = _seconds(lambda: call(video))
+    for _ in range(spec["warmup"] - 1):
+        call(video)
+    times = [_seconds(lambda: call(video)) for _ in range(spec["iters"])]
+    seconds = statistics.median(times)
+    result.update(
+        seconds_median=seconds, seconds_min=min(times), iters=len(times),
+        clips_per_s=spec["batch"] / seconds,
+        tokens_per_s=spec["batch"] * tokens / seconds, tokens_per_clip=tokens,
+        flops=flops, flop_per_s=(flops / seconds) if flops else None,
+        peak_rss_mb=_rss_mb(), load_after=os.getloadavg()[0])
+    print(RESULT_TAG + json.dumps(result), flush=True)
+
+
+def _rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ----------------------------------------------------------------------------- parent side
+def run_case(spec, backend, timeout=900):
+    """Run one case in a fresh subprocess under `backend`; returns its result dict."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**spec, "backend": backend, "error": f"timed out after {timeout} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG):])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return {**spec, "backend": backend, "error": " | ".join(tail) or f"exit {proc.returncode}"}
+
+
+def official_status():
+    """Which reference implementations are importable (we time only what is installed)."""
+    return {name: ("installed; no adapter in this harness yet, not measured"
+                   if importlib.util.find_spec(module) else "not installed, not measured")
+            for name, module in OFFICIAL_PACKAGES.items()}
+
+
+def machine_info(peaks):
+    import numpy as np
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu": _cpu_name(), "cores": os.cpu_count(), "numpy": np.__version__,
+            "matmul_peak_flop_per_s": peaks, "peak_flop_per_s": max(peaks.values()),
+            "gpu": "none in this run: GPU numbers not measured", "load_start": os.getloadavg()}
+    for name in ("keras", "jax", "tensorflow", "torch"):
+        if importlib.util.find_spec(name):
+            try:
+                from importlib.metadata import version
+                info[name] = version(name if name != "tensorflow" else "tensorflow-cpu")
+            except Exception:  # noqa: BLE001 - metadata name differs per install
+                info[name] = "installed"
+    return info
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_all(specs, backends):
+    """Measure the matmul peak, then every spec on every backend (progress with tqdm)."""
+    from tqdm import tqdm
+    peaks = matmul_peak()
+    info = machine_info(peaks)
+    results = []
+    jobs = [(spec, backend) for spec in specs for backend in backends]
+    for spec, backend in tqdm(jobs, desc="benchmark", unit="case"):
+        result = run_case(spec, backend)
+        if result.get("flop_per_s"):
+            result["peak_fraction"] = result["flop_per_s"] / info["peak_flop_per_s"]
+        results.append(result)
+        tqdm.write(_one_line(result))
+    info["load_end"] = os.getloadavg()
+    return {"machine": info, "official": official_status(), "results": results}
+
+
+def _one_line(r):
+    head = f"{r['case']:8s} 4DS-{r['size'].upper():2s} b={r['batch']} {r['backend']:10s}"
+    if "error" in r or "skipped" in r:
+        return f"{head} {r.get('error') or 'skipped: ' + r['skipped']}"
+    return (f"{head} {r['clips_per_s']:.3f} clips/s {r['tokens_per_s']:.0f} tok/s "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB load {r['load_before']:.2f}->{r['load_after']:.2f}")
+
+
+# ----------------------------------------------------------------------------- reports
+def markdown(report, title, command):
+    m = report["machine"]
+    peaks = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in m["matmul_peak_flop_per_s"].items())
+    lines = [f"# {title}", "", "Generated by:", "", "```bash", command, "```", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}; Python {m['python']}, "
+             + ", ".join(f"{k} {m[k]}" for k in ("keras", "jax", "tensorflow", "torch") if k in m)
+             + ".", "",
+             f"float32 matmul peak measured in the same run (2048x2048, best of 5), GFLOP/s: "
+             f"{peaks}; the fraction column uses the best, {m['peak_flop_per_s'] / 1e9:.1f}.",
+             f"Load average (1 min) at start {m['load_start'][0]:.2f}, at end "
+             f"{m['load_end'][0]:.2f}; per case before -> after in the table. The machine is "
+             f"shared: numbers taken under load > 0.5 are noisy.", "",
+             "| case | model | batch | input | backend | clips/s | tokens/s | GFLOP/s | "
+             "of peak | peak RSS MB | model RSS MB | compile s | iters | load |",
+             "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+             "| ---: | --- |"]
+    for r in report["results"]:
+        model = f"4DS-{r['size'].upper()}"
+        shape = f"{r['frames']}x{r['resolution']}x{r['resolution']}"
+        head = f"| {r['case']} | {model} | {r['batch']} | {shape} | {r['backend']} |"
+        if "error" in r or "skipped" in r:
+            why = r.get("error") or r["skipped"]
+            lines.append(f"{head} {'error: ' if 'error' in r else 'skipped: '}{why} |"
+                         + " |" * 9)
+            continue
+        gflops = f"{r['flop_per_s'] / 1e9:.1f}" if r.get("flop_per_s") else "n/a"
+        frac = f"{r['peak_fraction']:.2f}" if r.get("peak_fraction") else "n/a"
+        lines.append(f"{head} {r['clips_per_s']:.3f} | {r['tokens_per_s']:.0f} | {gflops} | "
+                     f"{frac} | {r['peak_rss_mb']:.0f} | {r['rss_model_mb']:.0f} | "
+                     f"{r['compile_s']:.1f} | {r['iters']} | "
+                     f"{r['load_before']:.2f}->{r['load_after']:.2f} |")
+    lines += ["", "Reference implementations (same weights, same run):", ""]
+    lines += [f"- {name}: {status}" for name, status in report["official"].items()]
+    lines += ["", "GPU: not measured (no GPU in this run).", "",
+              "Columns: clips/s and tokens/s from the median of the timed iterations after "
+              "warm-up (the first call, which compiles, is the `compile s` column); GFLOP/s "
+              "counts matmul FLOPs analytically (2 per multiply-add: projections, attention, "
+              "MLP, tubelet embedding); peak RSS is the worker process's high-water mark, "
+              "model RSS the mark before the first forward (libraries + weights).", ""]
+    return "\n".join(lines)
+
+
+def write_atomic(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+SUITES = {
+    # name: (title, output stem, [(case, size, batch, iters)])
+    "encoder": ("4DS-B encoder forward on this CPU (issue 2)", "benchmarks/encoder",
+                [("encoder", "b", 1, 3)]),
+    "performance": ("keras4ds performance (issue 7)", "benchmarks/performance",
+                    [("encoder", "s", 1, 3), ("encoder", "s", 8, 2), ("encoder", "b", 1, 3),
+                     ("encoder", "b", 8, 1), ("depth", "b", 1, 2), ("mae", "b", 8, 2),
+                     ("readout", "b", 1, 2)]),
+}
+
+
+def _spec(args, case, size, batch, iters):
+    return {"case": case, "size": size, "batch": batch, "frames": args.frames,
+            "resolution": args.resolution, "iters": iters, "warmup": args.warmup,
+            "torch_compile": args.torch_compile, "readout_params": args.readout_params,
+            "readout_heads": args.readout_heads}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--suite", choices=sorted(SUITES), help="a fixed set written to benchmarks/")
+    p.add_argument("--case", nargs="+", default=["encoder"], choices=CASES)
+    p.add_argument("--size", nargs="+", default=["b"], help="4DS sizes, e.g. s b")
+    p.add_argument("--batch", nargs="+", type=int, default=[1])
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--resolution", type=int, default=224)
+    p.add_argument("--backend", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    p.add_argument("--iters", type=int, default=3, help="timed iterations after warm-up")
+    p.add_argument("--warmup", type=int, default=1, help="untimed calls (the first compiles)")
+    p.add_argument("--torch-compile", action="store_true", help="torch.compile on torch")
+    p.add_argument("--readout-params", type=int, default=1024, help="depth readout width P")
+    p.add_argument("--readout-heads", type=int, default=16)
+    p.add_argument("--json", help="write the full report as JSON here")
+    p.add_argument("--markdown", help="write a markdown table here")
+    args = p.parse_args(argv)
+    for name, value in (("--frames", args.frames), ("--resolution", args.resolution)):
+        if value <= 0:
+            p.error(f"{name} must be positive, got {value}")
+    if args.iters < 1 or args.warmup < 1:
+        p.error("--iters and --warmup must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.worker:
+        run_worker(json.loads(args.worker))
+        return 0
+    if args.suite:
+        title, stem, rows = SUITES[args.suite]
+        specs = [_spec(args, *row) for row in rows]
+        json_path, md_path = os.path.join(REPO, stem + ".json"), os.path.join(REPO, stem + ".md")
+        command = f"python tools/benchmark.py --suite {args.suite}"
+    else:
+        title = "keras4ds benchmark"
+        specs = [_spec(args, c, s, b, args.iters)
+                 for c in args.case for s in args.size for b in args.batch]
+        json_path, md_path = args.json, args.markdown
+        command = "python tools/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    report = run_all(specs, args.backend)
+    if json_path:
+        write_atomic(json_path, json.dumps(report, indent=1) + "\n")
+    text = markdown(report, title, command)
+    if md_path:
+        write_atomic(md_path, text)
+    print(text)
+    return 1 if any("error" in r for r in report["results"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
