@@ -1,0 +1,5 @@
+"""Inference helpers: compiled forward passes and windowed inference on long videos."""
+from keras4ds.inference.compiled import compile_forward
+from keras4ds.inference.long_video import depth_long_video, encoder_features_long_video
+from keras4ds.inference.long_video import iter_depth, iter_encoder_features
+from keras4ds.inference.windows import blend_windows, window_starts, window_weights
