@@ -51,16 +51,20 @@ class Budget:
     image_size: int = 64
     patch_size: tuple[int, int, int] = (2, 8, 8)
     num_tracks: int = 64
-    pretrain_clips: int = 256
-    pretrain_steps: int = 300
+    pretrain_clips: int = 128
+    pretrain_steps: int = 150
     pretrain_batch: int = 8
     pretrain_learning_rate: float = 1e-3
     mask_ratio: float = 0.95
-    probe_train_clips: int = 96
-    eval_clips: int = 32
-    probe_steps: int = 150
+    decoder_width: int = 64
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+    probe_train_clips: int = 48
+    eval_clips: int = 16
+    probe_steps: int = 50
     probe_batch: int = 8
     probe_learning_rate: float = 1e-3
+    probe_width: int = 64
     tasks: tuple[str, ...] = TASKS
     seed: int = 0
 

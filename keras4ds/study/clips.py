@@ -48,3 +48,8 @@ def load_or_generate(path: str, split: str, count: int, budget) -> dict:
                             desc=f"{split} scenes")
     write_npz(path, {**arrays, "seeds": np.asarray(seeds)})
     return arrays
+
+
+def as_list(arrays: dict) -> list[dict]:
+    """Stacked clip arrays -> a list of per-clip dicts (what `train_probe` takes)."""
+    return [{k: v[i] for k, v in arrays.items()} for i in range(len(arrays["video"]))]

@@ -12,7 +12,8 @@ _OVERRIDES = {
     "pretrain_learning_rate": float, "mask_ratio": float, "probe_steps": int,
     "probe_batch": int, "probe_train_clips": int, "eval_clips": int,
     "probe_learning_rate": float, "num_frames": int, "image_size": int, "num_tracks": int,
-    "seed": int,
+    "seed": int, "decoder_width": int, "decoder_depth": int, "decoder_heads": int,
+    "probe_width": int,
 }
 
 
@@ -67,6 +68,8 @@ def main(argv=None) -> int:
             raise SystemExit(f"--backend {args.backend}: Keras is already loaded with "
                              f"{current}; set KERAS_BACKEND={args.backend} instead")
         os.environ["KERAS_BACKEND"] = args.backend
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
     budget = budget_from_args(args)
     if len(budget.sizes) < 2:
         raise SystemExit("a study needs at least two encoder sizes")

@@ -74,9 +74,9 @@ def loss_figure(folder, results: dict) -> str:
     return _save(fig, folder.path("mae_loss.png"))
 
 
-def write_all(folder, results: dict, evaluation: dict) -> list[str]:
+def write_all(folder, results: dict) -> list[str]:
     """Every figure of the study; returns the paths written."""
     paths = scaling_figures(folder, results)
     paths.append(loss_figure(folder, results))
-    paths += examples.example_figures(folder, results, evaluation, _save)
+    paths += examples.example_figures(folder, results, _save)
     return paths

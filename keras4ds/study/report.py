@@ -14,7 +14,7 @@ PRIMARY = {
     "depth": ("abs_rel", False, "AbsRel (lower is better)"),
     "pose": ("end_point_error", False, "mean end-point error (lower is better)"),
     "points": ("average_jaccard", True, "TAP-Vid average Jaccard (higher is better)"),
-    "boxes": ("mean_iou", True, "box-tracking mean IoU (higher is better)"),
+    "boxes": ("box_iou", True, "box-tracking mean IoU (higher is better)"),
 }
 # Relative differences below this are reported as ties (too small to separate).
 TIE_FRACTION = 0.01

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from keras4ds.models import count_parameters
 from keras4ds.study import clips as clip_sets
-from keras4ds.study import encoders, plots
+from keras4ds.study import encoders, examples, plots
 from keras4ds.study.report import render_markdown, summarise
 from keras4ds.study.store import StudyFolder, read_json, write_json, write_npz
 
@@ -47,26 +47,44 @@ def _jsonable(data):
     return json.loads(json.dumps(data))
 
 
+def video_batches(videos, batch_size: int, seed: int):
+    """Endless deterministic 1-tuples `(video (B, T, H, W, 3),)` of `videos` (new permutation per
+    epoch); batch k is always the same, so resumed pretraining replays the same data."""
+    rng = np.random.default_rng(seed)
+    per_epoch = len(videos) // batch_size
+    if per_epoch < 1:
+        raise ValueError(f"need at least batch_size={batch_size} pretraining clips, "
+                         f"got {len(videos)}")
+    while True:
+        order = rng.permutation(len(videos))
+        for k in range(per_epoch):
+            yield (videos[np.sort(order[k * batch_size:(k + 1) * batch_size])],)
+
+
 def _pretrain_stage(folder, budget, size, index, videos, progress) -> dict:
     """MAE-pretrain one size from its random init; save the encoder and the loss."""
     result_path = folder.pretrain_result(size.name)
     if os.path.exists(result_path):
         progress["skipped"] += 1
         return read_json(result_path)
+    from keras4ds.checkpoints import save_preset
     from keras4ds.mae import pretrain
 
     encoder = encoders.initial_encoder(folder, budget, size, index)
     start = time.time()
-    history = pretrain(encoder, videos, steps=budget.pretrain_steps,
-                       batch_size=budget.pretrain_batch,
-                       learning_rate=budget.pretrain_learning_rate,
-                       mask_ratio=budget.mask_ratio, seed=budget.seed + index,
-                       checkpoint_dir=folder.pretrain_checkpoints(size.name), resume=True)
-    losses = [float(v) for v in np.asarray(history, np.float64).reshape(-1)]
-    if not losses or not np.all(np.isfinite(losses)):
-        raise FloatingPointError(f"MAE pretraining of {size.name} gave a non-finite or empty "
-                                 f"loss history: {losses[-5:]}")
-    from keras4ds.checkpoints import save_preset
+    checkpoints = folder.pretrain_checkpoints(size.name)
+    every = max(1, budget.pretrain_steps // 4)
+    recorder = _LossRecorder(folder.path("pretrain", f"{size.name}_partial_loss.json"),
+                             _resume_step(checkpoints), every)
+    pretrain(
+        encoder, video_batches(videos, budget.pretrain_batch, budget.seed + index),
+        budget.pretrain_steps, mask_ratio=budget.mask_ratio,
+        learning_rate=budget.pretrain_learning_rate, seed=budget.seed + index,
+        decoder_width=budget.decoder_width, decoder_depth=budget.decoder_depth,
+        decoder_heads=budget.decoder_heads,
+        checkpoint_dir=checkpoints, checkpoint_every=every, resume=True,
+        callbacks=[recorder], verbose=0)
+    losses = recorder.history()
     save_preset(encoder, folder.encoder("mae", size.name))
     head = max(1, len(losses) // 20)
     first, last = float(np.mean(losses[:head])), float(np.mean(losses[-head:]))
@@ -78,8 +96,48 @@ def _pretrain_stage(folder, budget, size, index, videos, progress) -> dict:
     return result
 
 
+class _LossRecorder(keras.callbacks.Callback):
+    """Keeps every step's loss in `path` (JSON, step -> loss), rewritten every `every`
+    steps, so the loss curve survives an interruption of pretraining."""
+
+    def __init__(self, path: str, start_step: int, every: int):
+        super().__init__()
+        self.path, self.start_step, self.every = path, start_step, every
+        earlier = read_json(path) if os.path.exists(path) else {}
+        # Steps after the checkpoint that resumes are replayed, so they are dropped.
+        self.losses = {k: v for k, v in earlier.items() if int(k) <= start_step}
+        self._previous_mean = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float(logs["loss"])  # Keras logs the running mean of the epoch
+        self.losses[str(self.start_step + batch + 1)] = (batch + 1) * mean - batch * self._previous_mean
+        self._previous_mean = mean
+        if (batch + 1) % self.every == 0:
+            write_json(self.path, self.losses)
+
+    def history(self) -> list[float]:
+        losses = [self.losses[k] for k in sorted(self.losses, key=int)]
+        if not losses or not np.all(np.isfinite(losses)):
+            raise FloatingPointError(f"MAE pretraining gave a non-finite or empty loss "
+                                     f"history (last: {losses[-5:]})")
+        return [float(v) for v in losses]
+
+
+def _resume_step(checkpoint_dir: str) -> int:
+    """Newest complete pretraining checkpoint step in `checkpoint_dir`, or 0."""
+    if not os.path.isdir(checkpoint_dir):
+        return 0
+    from keras4ds.mae.checkpoint import TrainingCheckpointer
+
+    checkpointer = TrainingCheckpointer(checkpoint_dir)
+    step = checkpointer.latest_step()
+    checkpointer.close()
+    return step or 0
+
+
 def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) -> dict:
-    """Train and evaluate one frozen readout; save its metrics and a few predictions."""
+    """Train and evaluate one frozen readout; save its metrics and, for the pretrained
+    encoders, its predictions on two held-out clips (for the example figures)."""
     result_path = folder.probe_result(init, size.name, task)
     if os.path.exists(result_path):
         progress["skipped"] += 1
@@ -90,13 +148,15 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) 
     start = time.time()
     out = train_probe(task, encoder, train, evaluation, steps=budget.probe_steps,
                       batch_size=budget.probe_batch, learning_rate=budget.probe_learning_rate,
-                      frozen=True, seed=budget.seed)
-    result = {"metrics": dict(out["metrics"]), "trivial": dict(out["baseline"]),
-              "loss": [float(v) for v in np.asarray(out["loss_history"]).reshape(-1)],
-              "seconds": time.time() - start}
-    if out.get("predictions") is not None:
+                      frozen=True, seed=budget.seed, num_params=budget.probe_width,
+                      return_probe=init == "mae")
+    if init == "mae" and task in examples.FIGURES:
         write_npz(folder.probe_examples(init, size.name, task),
-                  {k: np.asarray(v)[:4] for k, v in out["predictions"].items()})
+                  examples.example_arrays(task, out["probe"], evaluation[:2], budget.seed))
+        del out["probe"]
+    result = {"metrics": out["metrics"], "trivial": out["baseline"],
+              "loss": out["loss_history"], "loss_steps": out["loss_steps"],
+              "seconds": time.time() - start}
     write_json(result_path, result)
     progress["run"] += 1
     return result
@@ -111,12 +171,12 @@ def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
     _check_budget(folder, budget)
     progress = {"run": 0, "skipped": 0}
 
-    pretrain_clips = clip_sets.load_or_generate(folder.clips("pretrain"), "pretrain",
-                                                budget.pretrain_clips, budget)
-    train = clip_sets.load_or_generate(folder.clips("probe_train"), "probe_train",
-                                       budget.probe_train_clips, budget)
-    evaluation = clip_sets.load_or_generate(folder.clips("eval"), "eval",
-                                            budget.eval_clips, budget)
+    pretrain_videos = clip_sets.load_or_generate(folder.clips("pretrain"), "pretrain",
+                                                 budget.pretrain_clips, budget)["video"]
+    train = clip_sets.as_list(clip_sets.load_or_generate(
+        folder.clips("probe_train"), "probe_train", budget.probe_train_clips, budget))
+    evaluation = clip_sets.as_list(clip_sets.load_or_generate(
+        folder.clips("eval"), "eval", budget.eval_clips, budget))
 
     num_stages = len(budget.sizes) * (1 + len(INITS) * len(budget.tasks))
     bar = tqdm(total=num_stages, desc="study stages", unit="stage")
@@ -124,7 +184,7 @@ def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
     for index, size in enumerate(budget.sizes):
         bar.set_postfix_str(f"pretrain {size.name}")
         pretrain_results[size.name] = _pretrain_stage(folder, budget, size, index,
-                                                      pretrain_clips["video"], progress)
+                                                      pretrain_videos, progress)
         bar.update()
         for task in budget.tasks:
             for init in INITS:
@@ -148,7 +208,7 @@ def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
                    "stages_skipped": progress["skipped"]},
     }
     summarise(results)
-    plots.write_all(folder, results, evaluation)
+    plots.write_all(folder, results)
     results["timing"]["total_seconds"] = time.time() - start
     write_json(folder.path("results.json"), results)
     staged = folder.path(f"report.md.tmp-{os.getpid()}")

@@ -38,8 +38,8 @@ def test_conclusion_explains_failures_from_numbers():
 
 def test_summarise_and_markdown_tables():
     sizes = [{"name": "a", "parameters": 1000}, {"name": "b", "parameters": 5000}]
-    probes = {"boxes": {n: {"mae": {"metrics": {"mean_iou": m}, "trivial": {"mean_iou": 0.2}},
-                            "random": {"metrics": {"mean_iou": r}}}
+    probes = {"boxes": {n: {"mae": {"metrics": {"box_iou": m}, "trivial": {"box_iou": 0.2}},
+                            "random": {"metrics": {"box_iou": r}}}
                         for n, m, r in (("a", 0.5, 0.4), ("b", 0.45, 0.5))}}
     results = {
         "sizes": sizes, "probes": probes, "backend": "jax", "budget_name": "test",
