@@ -1,0 +1,34 @@
+"""Readout heads on 4DS encoders, probing modes and `train_probe` (issue 5).
+
+| task | probe | inputs | outputs |
+| --- | --- | --- | --- |
+| depth | `DepthProbe` | video | `(B, T, H, W, 1)` depth |
+| pose | `PoseProbe` | video | per-frame pose relative to frame 0 |
+| points | `PointTrackingProbe` | video, query points (t, y, x) | tracks, visibility, certainty |
+| boxes | `BoxTrackingProbe` | video, first-frame boxes | `(B, K, T, 4)` boxes |
+| classify | `ClassificationProbe` | video | `(B, C)` logits |
+
+Every probe takes `(encoder, frozen=True, readout_index=None, num_params, num_heads)`,
+trains with `compile(optimizer)` + `fit(inputs, targets)` on dicts from `probe_batch`,
+and accepts cached encoder states as `inputs["features"]` instead of `inputs["video"]`.
+"""
+from keras4ds.readouts.batches import TASKS, probe_batch, relative_poses
+from keras4ds.readouts.boxes import BoxTrackingProbe
+from keras4ds.readouts.cache import cache_features, compute_features
+from keras4ds.readouts.classify import ClassificationProbe
+from keras4ds.readouts.depth import DepthProbe
+from keras4ds.readouts.dpt import DPTHead
+from keras4ds.readouts.evaluate import baseline_predictions, task_metrics
+from keras4ds.readouts.fourier import FourierQueryEncoder
+from keras4ds.readouts.optimizer import TwoRateAdam
+from keras4ds.readouts.points import PointTrackingProbe
+from keras4ds.readouts.pose import PoseProbe, pose_matrices
+from keras4ds.readouts.probe import Probe
+from keras4ds.readouts.train import PROBES, make_probe, train_probe
+
+__all__ = [
+    "BoxTrackingProbe", "ClassificationProbe", "DPTHead", "DepthProbe", "FourierQueryEncoder",
+    "PROBES", "PointTrackingProbe", "PoseProbe", "Probe", "TASKS", "TwoRateAdam",
+    "baseline_predictions", "cache_features", "compute_features", "make_probe",
+    "pose_matrices", "probe_batch", "relative_poses", "task_metrics", "train_probe",
+]

@@ -1,0 +1,42 @@
+"""Classification readout: one learned query, softmax cross-entropy."""
+import numpy as np
+from keras import ops
+
+from keras4ds.models.readout import AttentionReadout
+from keras4ds.readouts.probe import Probe
+
+
+class ClassificationProbe(Probe):
+    """Video -> class logits `(B, num_classes)`. Targets `{"label": (B,)}` int class ids.
+
+    `predict_clips(videos)` scores several clips per video `(B, V, T, H, W, 3)` and
+    averages their softmax probabilities (multi-clip testing).
+    """
+
+    task = "classify"
+
+    def __init__(self, encoder, num_classes, frozen=True, readout_index=None, num_params=256,
+                 num_heads=4, **kwargs):
+        super().__init__(encoder, frozen, readout_index, num_params, num_heads, **kwargs)
+        self.num_classes = num_classes
+        self.readout = AttentionReadout(num_classes=num_classes, num_params=num_params,
+                                        num_heads=num_heads, num_queries=1, name="readout")
+        self.readout.build(self.readout_features_shape)
+
+    def call(self, inputs):
+        return self.readout(self.readout_features(inputs))
+
+    def task_loss(self, targets, outputs):
+        labels = ops.cast(targets["label"], "int32")
+        return ops.mean(ops.sparse_categorical_crossentropy(labels, outputs, from_logits=True))
+
+    def predict_clips(self, videos, batch_size=8):
+        """`(B, V, T, H, W, 3)` -> mean softmax probabilities over the V clips, `(B, C)`."""
+        videos = np.asarray(videos, np.float32)
+        if videos.ndim != 6:
+            raise ValueError(f"videos must be (B, V, T, H, W, 3); got {videos.shape}")
+        b, v = videos.shape[:2]
+        logits = self.predict({"video": videos.reshape(b * v, *videos.shape[2:])},
+                              batch_size=batch_size, verbose=0)
+        probs = np.asarray(ops.convert_to_numpy(ops.softmax(logits, axis=-1)))
+        return probs.reshape(b, v, -1).mean(axis=1)

@@ -1,0 +1,96 @@
+"""Task losses, written with keras.ops (jax, tensorflow, torch)."""
+from keras import ops
+
+
+def _masked_mean(values, mask):
+    mask = ops.cast(mask, values.dtype)
+    return ops.sum(values * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def valid_depth(depth):
+    """Valid-pixel mask of true depth: finite and > 0."""
+    return ops.logical_and(ops.isfinite(depth), depth > 0)
+
+
+def depth_l1(pred, gt):
+    """Mean |pred - gt| over valid pixels of `(B, T, H, W, 1)` depth."""
+    valid = valid_depth(gt)
+    return _masked_mean(ops.abs(pred - ops.where(valid, gt, 0.0)), valid)
+
+
+def scale_invariant_log(pred, gt, variance_focus=0.85, min_depth=1e-3):
+    """Eigen et al.'s scale-invariant log loss (BTS form): sqrt(E[d^2] - l E[d]^2),
+    d = log(pred) - log(gt) on valid pixels; pred is clamped at `min_depth`."""
+    valid = valid_depth(gt)
+    d = ops.log(ops.maximum(pred, min_depth)) - ops.log(ops.where(valid, gt, 1.0))
+    mean_sq, mean = _masked_mean(d * d, valid), _masked_mean(d, valid)
+    return ops.sqrt(ops.maximum(mean_sq - variance_focus * mean * mean, 0.0) + 1e-8)
+
+
+def huber(x, delta):
+    abs_x = ops.abs(x)
+    return ops.where(abs_x <= delta, 0.5 * x * x, delta * (abs_x - 0.5 * delta))
+
+
+def binary_cross_entropy_logits(logits, labels):
+    labels = ops.cast(labels, logits.dtype)
+    return ops.maximum(logits, 0.0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
+def tapir_losses(pred_tracks, vis_logits, cert_logits, gt_tracks, gt_visible, raster=256.0,
+                 huber_delta=4.0, certainty_threshold=6.0):
+    """TAPIR-style point losses `(position, visibility, certainty)`.
+
+    Tracks `(B, Q, T, 2)` in [0, 1] units, compared in pixels of a `raster` image: Huber
+    (delta `huber_delta` px) on visible points; BCE of the visibility logit against
+    visibility; BCE of the certainty logit against "within `certainty_threshold` px",
+    on visible points.
+    """
+    visible = ops.cast(gt_visible, pred_tracks.dtype)
+    diff = (pred_tracks - gt_tracks) * raster
+    position = _masked_mean(ops.sum(huber(diff, huber_delta), axis=-1), visible)
+    visibility = ops.mean(binary_cross_entropy_logits(vis_logits, visible))
+    within = ops.sum(diff * diff, axis=-1) <= certainty_threshold ** 2
+    certainty = _masked_mean(
+        binary_cross_entropy_logits(cert_logits, ops.stop_gradient(ops.cast(within, visible.dtype))),
+        visible)
+    return position, visibility, certainty
+
+
+def generalized_iou(pred, gt):
+    """GIoU of `[..., 4]` boxes [ymin, xmin, ymax, xmax] (empty boxes have area 0)."""
+    def area(b):
+        return ops.maximum(b[..., 2] - b[..., 0], 0.0) * ops.maximum(b[..., 3] - b[..., 1], 0.0)
+
+    inter = (ops.maximum(ops.minimum(pred[..., 2], gt[..., 2]) - ops.maximum(pred[..., 0], gt[..., 0]), 0.0)
+             * ops.maximum(ops.minimum(pred[..., 3], gt[..., 3]) - ops.maximum(pred[..., 1], gt[..., 1]), 0.0))
+    union = area(pred) + area(gt) - inter
+    hull = ((ops.maximum(pred[..., 2], gt[..., 2]) - ops.minimum(pred[..., 0], gt[..., 0]))
+            * (ops.maximum(pred[..., 3], gt[..., 3]) - ops.minimum(pred[..., 1], gt[..., 1])))
+    iou = inter / ops.maximum(union, 1e-7)
+    return iou - (hull - union) / ops.maximum(hull, 1e-7)
+
+
+def box_losses(pred, gt, mask):
+    """`(L1, 1 - GIoU)` of `(B, K, T, 4)` boxes over frames where `mask` `(B, K, T)`."""
+    l1 = _masked_mean(ops.sum(ops.abs(pred - gt), axis=-1), mask)
+    return l1, _masked_mean(1.0 - generalized_iou(pred, gt), mask)
+
+
+def rotation_from_6d(x):
+    """`(..., 6)` -> rotation matrices `(..., 3, 3)` (Zhou et al. 2019, rows b1, b2, b3)."""
+    def normalize(v):
+        return v / ops.sqrt(ops.maximum(ops.sum(v * v, axis=-1, keepdims=True), 1e-12))
+
+    b1 = normalize(x[..., :3])
+    a2 = x[..., 3:]
+    b2 = normalize(a2 - ops.sum(b1 * a2, axis=-1, keepdims=True) * b1)
+    b3 = ops.cross(b1, b2)
+    return ops.stack([b1, b2, b3], axis=-2)
+
+
+def pose_losses(pred_rotation, pred_translation, gt_pose):
+    """`(rotation L1, translation L1)` against true relative poses `(B, T, 4, 4)`."""
+    rotation = ops.mean(ops.sum(ops.abs(pred_rotation - gt_pose[..., :3, :3]), axis=(-2, -1)))
+    translation = ops.mean(ops.sum(ops.abs(pred_translation - gt_pose[..., :3, 3]), axis=-1))
+    return rotation, translation

@@ -1,0 +1,82 @@
+"""The base of all readout heads: an encoder, a choice of hidden states, frozen or not."""
+import keras
+from keras import ops
+
+from keras4ds.models.readout import EncoderToReadout
+from keras4ds.readouts.features import encoder_features, readout_indices
+
+
+class Probe(keras.Model):
+    """A readout head on a 4DS encoder, trained with `compile()` + `fit()`.
+
+    Inputs are dicts: `"video"` `(B, T, H, W, 3)` floats in [0, 1], or `"features"`
+    `(B, N, D * len(readout_index))` (cached encoder states, see `readouts.cache`), plus
+    the task's queries. Targets are dicts too (see `readouts.batches`). `compute_loss`
+    applies the task loss, so `compile(optimizer)` needs no `loss`.
+
+    frozen: the encoder is not trained and no gradient flows into it.
+    readout_index: None (the official 0.95 state), an int, or a list of ints whose
+      states are concatenated on channels.
+    """
+
+    task = None
+
+    def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.frozen = bool(frozen)
+        encoder.trainable = not self.frozen
+        self.readout_index = readout_indices(encoder, readout_index)
+        self.num_params, self.num_heads = num_params, num_heads
+        self.feature_channels = encoder.width * len(self.readout_index)
+        self.encoder_to_readout = EncoderToReadout(encoder.grid, encoder.num_frames,
+                                                   name="encoder_to_readout")
+        grid = encoder.grid
+        self.readout_features_shape = (None, encoder.num_frames, grid[1] * grid[2],
+                                       self.feature_channels)
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def encoder_features(self, video):
+        """`(B, T, H, W, 3)` -> selected states `(B, N, C)`, what a feature cache stores."""
+        return encoder_features(self.encoder, video, self.readout_index, self.frozen)
+
+    def readout_features(self, inputs):
+        """`(B, T, h*w, C)` readout features from `inputs["features"]` or `inputs["video"]`."""
+        if not isinstance(inputs, dict):
+            raise TypeError(f"{type(self).__name__} takes a dict of inputs with 'video' or "
+                            f"'features'; got {type(inputs).__name__}")
+        if "features" in inputs:
+            features = inputs["features"]
+            expected = (self.encoder.num_tokens, self.feature_channels)
+            if tuple(features.shape[1:]) != expected:
+                raise ValueError(f"'features' must be (B, {expected[0]}, {expected[1]}) for "
+                                 f"readout_index {self.readout_index}; got {tuple(features.shape)}")
+        elif "video" in inputs:
+            features = self.encoder_features(inputs["video"])
+        else:
+            raise KeyError(f"inputs need 'video' or 'features'; got keys {sorted(inputs)}")
+        return self.encoder_to_readout(features)
+
+    def task_loss(self, targets, outputs):
+        """Scalar loss of the task; subclasses define it."""
+        raise NotImplementedError
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = self.task_loss(y, y_pred)
+        for extra in self.losses:
+            loss = loss + ops.cast(extra, loss.dtype)
+        return loss
+
+    def compile(self, optimizer="adam", **kwargs):
+        if "loss" in kwargs:
+            raise ValueError(f"{type(self).__name__} uses its own task loss; do not pass `loss`")
+        super().compile(optimizer=optimizer, **kwargs)
+
+
+def zero_init_head(readout):
+    """Zero the final Dense of an AttentionReadout so the head starts at its baseline."""
+    readout.head.kernel.assign(ops.zeros(readout.head.kernel.shape))
+    readout.head.bias.assign(ops.zeros(readout.head.bias.shape))

@@ -1,0 +1,144 @@
+"""`train_probe`: train one readout on clips and score it against its trivial baseline."""
+import time
+
+import keras
+import numpy as np
+
+from keras4ds.readouts.batches import check_task, probe_batch
+from keras4ds.readouts.boxes import BoxTrackingProbe
+from keras4ds.readouts.cache import compute_features
+from keras4ds.readouts.classify import ClassificationProbe
+from keras4ds.readouts.depth import DepthProbe
+from keras4ds.readouts.evaluate import baseline_predictions, task_metrics
+from keras4ds.readouts.optimizer import TwoRateAdam
+from keras4ds.readouts.points import PointTrackingProbe
+from keras4ds.readouts.pose import PoseProbe
+
+PROBES = {"depth": DepthProbe, "pose": PoseProbe, "points": PointTrackingProbe,
+          "boxes": BoxTrackingProbe, "classify": ClassificationProbe}
+
+
+def make_probe(task, encoder, frozen=True, readout_index=None, num_params=128, num_heads=4,
+               num_classes=None, **kwargs):
+    """The probe class of `task` on `encoder`."""
+    check_task(task)
+    if task == "classify":
+        if not num_classes:
+            raise ValueError("task 'classify' needs num_classes")
+        kwargs["num_classes"] = num_classes
+    return PROBES[task](encoder, frozen=frozen, readout_index=readout_index,
+                        num_params=num_params, num_heads=num_heads, **kwargs)
+
+
+def _as_clip_list(clips, name):
+    if hasattr(clips, "as_numpy_iterator"):
+        clips = list(clips.as_numpy_iterator())
+    clips = list(clips)
+    if not clips:
+        raise ValueError(f"{name} is empty")
+    return clips
+
+
+def _batches(inputs, targets, batch_size, seed):
+    """Endless shuffled `(inputs, targets)` numpy batches."""
+    count = len(next(iter(inputs.values())))
+    rng = np.random.default_rng(seed)
+    while True:
+        for start in range(0, count - batch_size + 1, batch_size):
+            if start == 0:
+                order = rng.permutation(count)
+            idx = order[start:start + batch_size]
+            yield ({k: v[idx] for k, v in inputs.items()}, {k: v[idx] for k, v in targets.items()})
+
+
+class _Batches(keras.utils.PyDataset):
+    """A keras PyDataset over the endless batch generator (works on every backend)."""
+
+    def __init__(self, generator, length):
+        super().__init__()
+        self.generator, self.length = generator, length
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        return next(self.generator)
+
+
+class _StepLosses(keras.callbacks.Callback):
+    """Per-step training losses, recovered from Keras' running epoch mean."""
+
+    def __init__(self):
+        super().__init__()
+        self.losses, self._previous_mean = [], 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float(logs["loss"])
+        self.losses.append((batch + 1) * mean - batch * self._previous_mean)
+        self._previous_mean = mean
+
+
+def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learning_rate,
+                frozen=True, seed=0, readout_index=None, num_params=128, num_heads=4,
+                num_queries=32, encoder_learning_rate=None, num_classes=None,
+                probe_kwargs=None, num_logs=20, verbose=0, return_probe=False):
+    """Train a `task` readout on `encoder` and score it on `eval_clips`.
+
+    Args:
+      task: 'depth', 'pose', 'points', 'boxes' or 'classify' (clips need a "label").
+      encoder: a `FourDSEncoder` whose input shape matches the clips.
+      train_clips, eval_clips: lists of `generate_clip` dicts (or tf.data datasets of them).
+      steps, batch_size, learning_rate: Adam training of the head.
+      frozen: True: encoder features are computed once and the head trains on them (the
+        encoder is untouched); False: fine-tune the encoder too, at `encoder_learning_rate`
+        (default: `learning_rate`).
+      readout_index: hidden state(s) read (None = the official 0.95 state).
+      num_queries: query points per clip for 'points'.
+      probe_kwargs: extra arguments of the probe class (e.g. head='dpt' for depth).
+
+    Returns:
+      dict: "metrics" and "baseline" (the task's metrics of the probe and of the trivial
+      answer on eval_clips), "loss_history" (mean training loss over each of `num_logs`
+      equal chunks of the steps) with "loss_steps" (the step each chunk ends at), "train_seconds",
+      "task", "frozen", "readout_index", "steps"; and "probe" if `return_probe`.
+    """
+    check_task(task)
+    keras.utils.set_random_seed(seed)
+    train_clips = _as_clip_list(train_clips, "train_clips")
+    eval_clips = _as_clip_list(eval_clips, "eval_clips")
+    if task == "classify" and num_classes is None:
+        num_classes = int(max(c["label"] for c in train_clips + eval_clips)) + 1
+    train_x, train_y = probe_batch(task, train_clips, num_queries, seed)
+    eval_x, eval_y = probe_batch(task, eval_clips, num_queries, seed + 1)
+    probe = make_probe(task, encoder, frozen, readout_index, num_params, num_heads,
+                       num_classes, **(probe_kwargs or {}))
+    fit_train_x, fit_eval_x = dict(train_x), dict(eval_x)
+    if frozen:
+        for fit_x in (fit_train_x, fit_eval_x):
+            fit_x["features"] = compute_features(encoder, fit_x.pop("video"), probe.readout_index)
+        optimizer = keras.optimizers.Adam(learning_rate)
+    else:
+        rate = learning_rate if encoder_learning_rate is None else encoder_learning_rate
+        optimizer = TwoRateAdam(learning_rate, rate, encoder.trainable_variables)
+    probe.compile(optimizer)
+    batch_size = min(batch_size, len(train_clips))
+    data = _Batches(_batches(fit_train_x, train_y, batch_size, seed), steps)
+    step_losses = _StepLosses()
+    start = time.perf_counter()
+    probe.fit(data, epochs=1, verbose=verbose, callbacks=[step_losses])
+    train_seconds = time.perf_counter() - start
+    chunks = np.array_split(np.array(step_losses.losses), min(num_logs, steps))
+    predictions = probe.predict(fit_eval_x, batch_size=batch_size, verbose=0)
+    result = {
+        "task": task, "frozen": bool(frozen), "readout_index": list(probe.readout_index),
+        "steps": steps,
+        "metrics": task_metrics(task, eval_x, eval_y, predictions),
+        "baseline": task_metrics(task, eval_x, eval_y,
+                                 baseline_predictions(task, eval_x, eval_y, train_y)),
+        "loss_history": [float(c.mean()) for c in chunks],
+        "loss_steps": [int(v) for v in np.cumsum([len(c) for c in chunks])],
+        "train_seconds": train_seconds,
+    }
+    if return_probe:
+        result["probe"] = probe
+    return result

@@ -1,0 +1,139 @@
+"""Readout heads: shapes, losses, frozen/fine-tune modes, query independence (any backend)."""
+import keras
+import numpy as np
+import pytest
+
+from keras4ds.readouts import (
+    BoxTrackingProbe, ClassificationProbe, DepthProbe, PointTrackingProbe, PoseProbe,
+    TwoRateAdam, make_probe, probe_batch,
+)
+
+
+def _weights(model):
+    return [np.array(keras.ops.convert_to_numpy(w)) for w in model.weights]
+
+
+def _fit(probe, x, y, steps=3, optimizer=None):
+    probe.compile(optimizer or keras.optimizers.Adam(1e-2))
+    probe.fit(x, y, batch_size=len(next(iter(x.values()))), epochs=steps, verbose=0)
+
+
+def test_output_shapes(make_encoder, clips):
+    b, t = 2, 4
+    encoder = make_encoder()
+    x, _ = probe_batch("points", clips[:b], num_queries=5)
+    depth = DepthProbe(encoder, num_params=32, num_heads=2)(x)
+    assert tuple(depth.shape) == (b, t, 32, 32, 1)
+    pose = PoseProbe(encoder, num_params=32, num_heads=2)(x)
+    assert tuple(pose["pose"].shape) == (b, t, 4, 4)
+    points = PointTrackingProbe(encoder, num_params=32, num_heads=2)(x)
+    assert tuple(points["tracks"].shape) == (b, 5, t, 2)
+    assert tuple(points["visible"].shape) == (b, 5, t)
+    xb, _ = probe_batch("boxes", clips[:b])
+    assert tuple(BoxTrackingProbe(encoder, num_params=32, num_heads=2)(xb).shape) == (b, 2, t, 4)
+    logits = ClassificationProbe(encoder, 3, num_params=32, num_heads=2)(x)
+    assert tuple(logits.shape) == (b, 3)
+
+
+def test_heads_start_at_their_baselines(make_encoder, clips):
+    """Zero-initialised heads answer identity pose, static points, first-frame boxes."""
+    encoder = make_encoder()
+    x, _ = probe_batch("points", clips[:2], num_queries=4)
+    pose = keras.ops.convert_to_numpy(PoseProbe(encoder, num_params=32, num_heads=2)(x)["pose"])
+    np.testing.assert_allclose(pose, np.broadcast_to(np.eye(4), pose.shape), atol=1e-6)
+    tracks = keras.ops.convert_to_numpy(
+        PointTrackingProbe(encoder, num_params=32, num_heads=2)(x)["tracks"])
+    start = x["query_points"][:, :, None, [2, 1]]
+    np.testing.assert_allclose(tracks, np.broadcast_to(start, tracks.shape), atol=1e-6)
+    xb, yb = probe_batch("boxes", clips[:2])
+    boxes = keras.ops.convert_to_numpy(BoxTrackingProbe(encoder, num_params=32, num_heads=2)(xb))
+    np.testing.assert_allclose(boxes[:, :, 0], yb["boxes"][:, :, 0], atol=1e-6)
+
+
+def test_point_queries_are_independent(make_encoder, clips):
+    encoder = make_encoder()
+    probe = PointTrackingProbe(encoder, num_params=32, num_heads=2)
+    for w in probe.readout.head.weights:  # non-zero head so outputs depend on the query
+        w.assign(np.random.default_rng(0).normal(size=w.shape).astype("float32"))
+    x, _ = probe_batch("points", clips[:1], num_queries=6)
+    out = keras.ops.convert_to_numpy(probe(x)["tracks"])
+    changed = dict(x, query_points=x["query_points"].copy())
+    changed["query_points"][:, 1:] = np.array([2.0, 0.9, 0.1], np.float32)
+    out_changed = keras.ops.convert_to_numpy(probe(changed)["tracks"])
+    np.testing.assert_allclose(out_changed[:, 0], out[:, 0], rtol=1e-5, atol=1e-6)
+    assert np.abs(out_changed[:, 1] - out[:, 1]).max() > 1e-4
+    alone = dict(x, query_points=x["query_points"][:, :1])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(probe(alone)["tracks"])[:, 0], out[:, 0],
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["depth", "pose", "points", "boxes", "classify"])
+def test_frozen_training_keeps_encoder_bit_identical(make_encoder, clips, task):
+    encoder = make_encoder()
+    probe = make_probe(task, encoder, frozen=True, num_params=32, num_heads=2, num_classes=2)
+    x, y = probe_batch(task, clips[:4], num_queries=8)
+    before_encoder, before_head = _weights(encoder), _weights(probe.readout)
+    loss_before = float(probe.compute_loss(y=y, y_pred=probe(x)))
+    _fit(probe, x, y)
+    for a, b in zip(before_encoder, _weights(encoder)):
+        assert np.array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(before_head, _weights(probe.readout)))
+    assert np.isfinite(loss_before)
+
+
+def test_fine_tuning_uses_its_own_encoder_learning_rate(make_encoder, clips):
+    x, y = probe_batch("depth", clips[:4])
+    changes = {}
+    for rate in (0.0, 1e-2):
+        keras.utils.set_random_seed(0)
+        encoder = make_encoder()
+        probe = DepthProbe(encoder, frozen=False, num_params=32, num_heads=2)
+        before_encoder, before_head = _weights(encoder), _weights(probe.readout)
+        _fit(probe, x, y, optimizer=TwoRateAdam(1e-2, rate, encoder.trainable_variables))
+        changes[rate] = (max(np.abs(a - b).max() for a, b in zip(before_encoder, _weights(encoder))),
+                         max(np.abs(a - b).max() for a, b in zip(before_head, _weights(probe.readout))))
+    assert changes[0.0][0] == 0.0 and changes[0.0][1] > 0
+    assert changes[1e-2][0] > 1e-4
+
+
+def test_cached_features_give_the_same_outputs_and_concatenate_states(make_encoder, clips):
+    encoder = make_encoder()
+    probe = DepthProbe(encoder, readout_index=[0, 2], num_params=32, num_heads=2)
+    x, _ = probe_batch("depth", clips[:2])
+    features = keras.ops.convert_to_numpy(probe.encoder_features(x["video"]))
+    assert features.shape == (2, 8, 64)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(probe({"features": features})),
+                               keras.ops.convert_to_numpy(probe(x)), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="'features' must be"):
+        probe({"features": features[..., :32]})
+
+
+def test_dpt_depth_head_trains(make_encoder, clips):
+    encoder = make_encoder()
+    probe = DepthProbe(encoder, head="dpt", dpt_features=16, loss="silog")
+    assert probe.readout_index == (1, 2)
+    x, y = probe_batch("depth", clips[:4])
+    assert tuple(probe(x).shape) == (4, 4, 32, 32, 1)
+    before = _weights(probe.dpt)
+    _fit(probe, x, y)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(probe.dpt)))
+
+
+def test_multi_clip_classification_averages_probabilities(make_encoder, clips):
+    probe = ClassificationProbe(make_encoder(), 3, num_params=32, num_heads=2)
+    videos = np.stack([c["video"] for c in clips[:4]]).reshape(2, 2, 4, 32, 32, 3)
+    single = keras.ops.convert_to_numpy(keras.ops.softmax(probe({"video": videos.reshape(4, 4, 32, 32, 3)})))
+    np.testing.assert_allclose(probe.predict_clips(videos), single.reshape(2, 2, 3).mean(1), rtol=1e-5)
+
+
+def test_bad_inputs_raise_clear_errors(make_encoder, clips):
+    encoder = make_encoder()
+    x, _ = probe_batch("points", clips[:1], num_queries=2)
+    with pytest.raises(ValueError, match=r"query_points must be \(B, Q, 3\)"):
+        PointTrackingProbe(encoder, num_params=32, num_heads=2)(dict(x, query_points=x["query_points"][..., :2]))
+    with pytest.raises(KeyError, match="'video' or 'features'"):
+        PoseProbe(encoder, num_params=32, num_heads=2)({"clip": x["video"]})
+    with pytest.raises(ValueError, match="readout_index"):
+        PoseProbe(encoder, readout_index=7, num_params=32, num_heads=2)
+    with pytest.raises(ValueError, match="own task loss"):
+        PoseProbe(encoder, num_params=32, num_heads=2).compile("adam", loss="mse")
