@@ -1,0 +1,136 @@
+"""The masked video autoencoder (MAE) around a `FourDSEncoder`."""
+import keras
+import numpy as np
+from keras import ops
+
+from keras4ds.mae.decoders import CrossAttentionDecoder, TransformerDecoder
+from keras4ds.mae.masking import check_mask, gather_tokens, num_masked, random_mask, token_order
+from keras4ds.models.patches import patchify, unpatchify
+
+DECODERS = ("standard", "masked", "cross")
+# Fraction of the masked tokens each decoder reconstructs during training.
+DEFAULT_TARGET_RATIO = {"standard": 1.0, "masked": 0.5, "cross": 1.0}
+
+
+class MaskedAutoencoder(keras.Model):
+    """MAE pretraining model: mask tubelet tokens, encode the visible ones, rebuild the rest.
+
+    Input: a video `(B, T, H, W, 3)` floats in [0, 1], or a dict with "video" and optionally
+    "mask" `(B, N)` / `(B, t, h, w)` bool, True = masked, with exactly
+    `num_masked` True per row (see `keras4ds.mae.masking.random_mask`). Without a mask
+    one is drawn from the model's seeded generator (a variable, so checkpoints carry it).
+
+    Position embeddings are added before masking; the encoder runs on visible tokens only.
+    `call` returns `(prediction, target)`, both `(B, n_targets, P)` float32 with
+    P = pt*ph*pw*3; `compute_loss` is their mean squared error, so `compile(optimizer=...)`
+    + `fit(dataset)` train on every backend. Targets are per-patch normalised pixels
+    (`norm_pix_loss=True`, mean/std over each tubelet) or raw pixels.
+
+    Decoders: "standard" (narrow ViT over visible + all masked tokens), "masked" (the same
+    over visible + a random `target_ratio` subset of the masked tokens, VideoMAE V2 style),
+    "cross" (position-only queries for the targets cross-attending to visible tokens).
+    """
+
+    def __init__(self, encoder, decoder="standard", mask_ratio=0.95, decoder_width=512,
+                 decoder_depth=4, decoder_heads=8, norm_pix_loss=True, tube_masking=False,
+                 target_ratio=None, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        self.encoder = encoder
+        self.decoder_kind = decoder
+        self.mask_ratio = float(mask_ratio)
+        self.norm_pix_loss = norm_pix_loss
+        self.tube_masking = tube_masking
+        self.seed = seed
+        self.target_ratio = DEFAULT_TARGET_RATIO[decoder] if target_ratio is None else target_ratio
+        if not 0.0 < self.target_ratio <= 1.0:
+            raise ValueError(f"target_ratio must be in (0, 1], got {self.target_ratio}")
+        self.grid = tuple(encoder.grid)
+        self.num_tokens = encoder.num_tokens
+        self.num_masked = num_masked(self.grid, self.mask_ratio, tube_masking)
+        self.num_visible = self.num_tokens - self.num_masked
+        self.num_targets = max(1, int(round(self.target_ratio * self.num_masked)))
+        self.patch_size = tuple(encoder.patch_size)
+        self.patch_dim = int(np.prod(self.patch_size)) * 3
+        decoder_class = CrossAttentionDecoder if decoder == "cross" else TransformerDecoder
+        self.decoder = decoder_class(self.num_tokens, self.patch_dim, decoder_width,
+                                     decoder_depth, decoder_heads, name="mae_decoder")
+        self.decoder.build(encoder.width)
+        self.seed_generator = keras.random.SeedGenerator(seed, name="mask_seed")
+        self.built = True
+
+    def sample_mask(self, batch_size, seed=None):
+        """A seeded numpy mask `(B, N)` bool (True = masked) for this model's settings."""
+        return random_mask(batch_size, self.grid, self.mask_ratio, self.tube_masking,
+                           self.seed if seed is None else seed)
+
+    def _unpack(self, inputs):
+        if isinstance(inputs, dict):
+            if "video" not in inputs:
+                raise KeyError(f"expected a dict with key 'video', got keys {sorted(inputs)}")
+            return inputs["video"], inputs.get("mask")
+        return inputs, None
+
+    def _order(self, batch_size, mask):
+        """Token permutation `(B, N)`: visible first, then masked in random order."""
+        t, h, w = self.grid
+        if mask is not None:
+            mask = check_mask(mask, self.num_tokens, self.grid, self.num_masked)
+            noise = keras.random.uniform((batch_size, self.num_tokens), seed=self.seed_generator)
+            return token_order(noise, mask)
+        if self.tube_masking:
+            noise = keras.random.uniform((batch_size, 1, h * w), seed=self.seed_generator)
+            noise = ops.reshape(ops.tile(noise, (1, t, 1)), (batch_size, self.num_tokens))
+        else:
+            noise = keras.random.uniform((batch_size, self.num_tokens), seed=self.seed_generator)
+        return token_order(noise)
+
+    def targets(self, video):
+        """Patch pixels `(B, N, P)` float32, per-patch normalised when `norm_pix_loss`,
+        plus the per-patch mean and std `(B, N, 1)` used to undo it."""
+        patches = ops.cast(patchify(video, self.patch_size), "float32")
+        patches = ops.reshape(patches, (ops.shape(patches)[0], self.num_tokens, self.patch_dim))
+        if not self.norm_pix_loss:
+            return patches, ops.zeros_like(patches[..., :1]), ops.ones_like(patches[..., :1])
+        mean = ops.mean(patches, axis=-1, keepdims=True)
+        std = ops.sqrt(ops.var(patches, axis=-1, keepdims=True) + 1e-6)
+        return (patches - mean) / std, mean, std
+
+    def _forward(self, video, mask, num_targets):
+        tokens = self.encoder.tokens(video)
+        batch_size = ops.shape(tokens)[0]
+        order = self._order(batch_size, mask)
+        visible_idx = order[:, :self.num_visible]
+        target_idx = order[:, self.num_visible:self.num_visible + num_targets]
+        visible = self.encoder.run_blocks(gather_tokens(tokens, visible_idx))
+        prediction = self.decoder(visible, visible_idx, target_idx)
+        return ops.cast(prediction, "float32"), order, target_idx
+
+    def call(self, inputs, training=False):
+        video, mask = self._unpack(inputs)
+        prediction, _, target_idx = self._forward(video, mask, self.num_targets)
+        target, _, _ = self.targets(video)
+        return prediction, gather_tokens(target, target_idx)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Mean squared error over the reconstructed tubelets' pixels."""
+        prediction, target = y_pred
+        return ops.mean(ops.square(prediction - target))
+
+    def reconstruct(self, video, mask=None):
+        """`(B, T, H, W, 3)` in [0, 1] -> the reconstruction `(B, T, H, W, 3)` in [0, 1]:
+        visible tubelets copied from the input, masked ones predicted (all of them, for
+        every decoder) and un-normalised with each true patch's mean and std."""
+        if mask is None:
+            mask = self.sample_mask(int(video.shape[0]))
+        prediction, order, target_idx = self._forward(video, mask, self.num_masked)
+        target, mean, std = self.targets(video)
+        pixels = prediction * gather_tokens(std, target_idx) + gather_tokens(mean, target_idx)
+        original = target * std + mean
+        # Put the predictions back at their token positions.
+        inverse = ops.argsort(order, axis=-1)
+        ordered = ops.concatenate([gather_tokens(original, order[:, :self.num_visible]), pixels], 1)
+        full = gather_tokens(ordered, inverse)
+        video_out = unpatchify(full, self.grid, self.patch_size, 3)
+        return ops.clip(video_out, 0.0, 1.0)

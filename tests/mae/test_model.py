@@ -1,0 +1,86 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras4ds.models.patches import patchify
+from .helpers import TINY_VIDEO_SHAPE, tiny_mae
+
+N = 2 * 4 * 4  # tokens of the tiny grid (2, 4, 4)
+
+
+def _video(batch=2, seed=0):
+    return np.random.default_rng(seed).random((batch, *TINY_VIDEO_SHAPE)).astype("float32")
+
+
+@pytest.mark.parametrize("decoder,targets", [("standard", 24), ("masked", 12), ("cross", 24)])
+def test_outputs_and_targets_follow_the_mask(decoder, targets):
+    mae = tiny_mae(decoder)
+    video = _video()
+    mask = mae.sample_mask(2, seed=3)
+    prediction, target = mae({"video": video, "mask": mask})
+    assert tuple(prediction.shape) == (2, targets, 2 * 4 * 4 * 3) == tuple(target.shape)
+    # Each target row is the normalised pixels of a masked tubelet of that clip.
+    patches = patchify(video, (2, 4, 4)).reshape(2, N, -1)
+    normed = (patches - patches.mean(-1, keepdims=True)) / np.sqrt(patches.var(-1, keepdims=True) + 1e-6)
+    target = ops.convert_to_numpy(target)
+    for b in range(2):
+        distances = ((target[b][:, None] - normed[b][None]) ** 2).sum(-1)
+        matched = distances.argmin(1)
+        np.testing.assert_allclose(distances.min(1), 0, atol=1e-6)
+        assert mask[b, matched].all() and len(set(matched.tolist())) == targets
+
+
+@pytest.mark.parametrize("decoder", ["standard", "masked", "cross"])
+def test_prediction_ignores_the_pixels_of_masked_tubelets(decoder):
+    mae = tiny_mae(decoder, seed=5)
+    video = _video()
+    mask = mae.sample_mask(2, seed=1)
+    changed = video.copy()
+    token_pixels = patchify(changed, (2, 4, 4)).reshape(2, N, -1)
+    hidden = mask.reshape(2, 2, 4, 4)
+    # Overwrite every masked tubelet with noise.
+    for b, t, h, w in zip(*np.nonzero(hidden)):
+        changed[b, 2 * t:2 * t + 2, 4 * h:4 * h + 4, 4 * w:4 * w + 4] = np.random.rand(2, 4, 4, 3)
+    assert token_pixels.shape == (2, N, 96)
+    mae.seed_generator.state.assign(np.array([0, 7], "uint32"))
+    first = ops.convert_to_numpy(mae({"video": video, "mask": mask})[0])
+    mae.seed_generator.state.assign(np.array([0, 7], "uint32"))
+    second = ops.convert_to_numpy(mae({"video": changed, "mask": mask})[0])
+    np.testing.assert_allclose(first, second, atol=1e-5)
+
+
+def test_reconstruct_keeps_visible_tubelets_and_stays_in_range():
+    mae = tiny_mae("standard")
+    video = _video()
+    mask = mae.sample_mask(2, seed=2)
+    out = ops.convert_to_numpy(mae.reconstruct(video, mask))
+    assert out.shape == video.shape and out.min() >= 0 and out.max() <= 1
+    visible = ~mask.reshape(2, 2, 4, 4)
+    for b, t, h, w in zip(*np.nonzero(visible)):
+        sl = (b, slice(2 * t, 2 * t + 2), slice(4 * h, 4 * h + 4), slice(4 * w, 4 * w + 4))
+        np.testing.assert_allclose(out[sl], video[sl], atol=1e-5)
+
+
+def test_bad_inputs_give_clear_errors():
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        tiny_mae("sparse")
+    mae = tiny_mae()
+    with pytest.raises(ValueError, match="mask of shape"):
+        mae({"video": _video(), "mask": np.zeros((2, 7), bool)})
+    with pytest.raises(ValueError, match="exactly 24"):
+        mae({"video": _video(), "mask": np.zeros((2, N), bool)})
+    with pytest.raises(KeyError, match="video"):
+        mae({"frames": _video()})
+    with pytest.raises(ValueError, match="expected video of shape"):
+        mae(np.zeros((2, 4, 8, 8, 3), "float32"))
+
+
+def test_tube_masking_model_masks_whole_tubes():
+    mae = tiny_mae(tube_masking=True, mask_ratio=0.5)
+    assert mae.num_masked == 16
+    mask = mae.sample_mask(3)
+    assert (mask.reshape(3, 2, 16) == mask.reshape(3, 2, 16)[:, :1]).all()
+    prediction, _ = mae(_video())
+    assert tuple(prediction.shape) == (2, 16, 96)
+    assert keras.backend.standardize_dtype(prediction.dtype) == "float32"
