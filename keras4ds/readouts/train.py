@@ -100,7 +100,8 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
       dict: "metrics" and "baseline" (the task's metrics of the probe and of the trivial
       answer on eval_clips), "loss_history" (mean training loss over each of `num_logs`
       equal chunks of the steps) with "loss_steps" (the step each chunk ends at), "train_seconds",
-      "task", "frozen", "readout_index", "steps"; and "probe" if `return_probe`.
+      "task", "frozen", "readout_index", "steps"; with `return_probe` also "probe",
+      "eval_inputs", "eval_targets" (numpy dicts) and "predictions" on them.
     """
     check_task(task)
     keras.utils.set_random_seed(seed)
@@ -140,5 +141,6 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         "train_seconds": train_seconds,
     }
     if return_probe:
-        result["probe"] = probe
+        result.update(probe=probe, eval_inputs=eval_x, eval_targets=eval_y,
+                      predictions=predictions)
     return result

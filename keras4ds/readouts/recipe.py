@@ -1,0 +1,130 @@
+"""Command-line runner behind `recipes/probe_*.py`: encoder + data -> train_probe -> files.
+
+Writes `<out>/<task>_metrics.json` (probe and baseline metrics, loss history, settings),
+`<out>/<task>_loss.png` and pictures (`<task>_example<i>.png/.mp4`, or
+`pose_trajectories.png`).
+"""
+import argparse
+import json
+import os
+import tempfile
+
+import numpy as np
+from tqdm import tqdm
+
+
+def parser(task):
+    p = argparse.ArgumentParser(description=f"Train and score a {task} readout on a 4DS encoder.")
+    enc = p.add_argument_group("encoder (default: a random-init tiny encoder)")
+    enc.add_argument("--size", help="preset size: ti s m b l ... (random init)")
+    enc.add_argument("--official", help="official 4DS backbone .npz")
+    enc.add_argument("--preset", help="keras4ds preset folder (e.g. an MAE checkpoint saved "
+                                      "with keras4ds.save_preset)")
+    enc.add_argument("--width", type=int, default=64)
+    enc.add_argument("--depth", type=int, default=4)
+    enc.add_argument("--heads", type=int, default=4)
+    data = p.add_argument_group("data (procedural scenes)")
+    data.add_argument("--train-clips", type=int, default=128)
+    data.add_argument("--eval-clips", type=int, default=32)
+    data.add_argument("--frames", type=int, default=16)
+    data.add_argument("--image-size", type=int, default=64)
+    data.add_argument("--scene-options", default="{}",
+                      help="JSON dict of generate_clip options, e.g. '{\"num_objects\": 3}'")
+    train = p.add_argument_group("training")
+    train.add_argument("--steps", type=int, default=300)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--finetune", action="store_true", help="train the encoder too")
+    train.add_argument("--encoder-learning-rate", type=float, default=None)
+    train.add_argument("--readout-index", type=int, nargs="*", default=None,
+                       help="hidden state(s) read; several are concatenated (default: official 0.95)")
+    train.add_argument("--num-params", type=int, default=128)
+    train.add_argument("--num-heads", type=int, default=4)
+    train.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
+                   help="Keras backend (must be given before Keras is imported; default: "
+                        "KERAS_BACKEND or jax)")
+    p.add_argument("--out", default=f"out/probe_{task}")
+    return p
+
+
+def load_encoder(args):
+    """The encoder the arguments name, sized for the clips."""
+    from keras4ds.models import FourDSEncoder
+    frames, size = args.frames, (args.image_size, args.image_size)
+    if args.official:
+        from keras4ds.checkpoints import load_official
+        encoder = load_official(args.official)
+        encoder = getattr(encoder, "encoder", encoder)
+    elif args.preset:
+        from keras4ds.checkpoints import load_preset
+        encoder = load_preset(args.preset)
+        encoder = getattr(encoder, "encoder", encoder)
+    elif args.size:
+        return FourDSEncoder.from_size(args.size, num_frames=frames, image_size=size)
+    else:
+        return FourDSEncoder(args.width, args.depth, 4 * args.width, args.heads,
+                             num_frames=frames, image_size=size)
+    if (encoder.num_frames, *encoder.image_size) != (frames, *size):
+        encoder = encoder.resized(frames, size)
+    return encoder
+
+
+def make_clips(args, task, start, count):
+    from keras4ds.data.synthetic import generate_clip
+    options = json.loads(args.scene_options)
+    clips = []
+    for seed in tqdm(range(start, start + count), desc=f"scenes {start}..{start + count - 1}"):
+        if task == "classify":  # label = camera motion class
+            from keras4ds.data.synthetic import CAMERA_MOTIONS
+            label = seed % len(CAMERA_MOTIONS)
+            clip = generate_clip(seed, args.frames, args.image_size, args.image_size,
+                                 **{**options, "camera_motion": CAMERA_MOTIONS[label]})
+            clip["label"] = label
+        else:
+            clip = generate_clip(seed, args.frames, args.image_size, args.image_size, **options)
+        clips.append(clip)
+    return clips
+
+
+def _write_json(path, payload):
+    handle, temp = tempfile.mkstemp(suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
+    with os.fdopen(handle, "w") as f:
+        json.dump(payload, f, indent=2, default=float)
+    os.replace(temp, path)
+
+
+def main(task, argv=None):
+    args = parser(task).parse_args(argv)
+    import keras
+
+    from keras4ds.readouts import pictures, train_probe
+    if args.backend and keras.backend.backend() != args.backend:
+        raise RuntimeError(f"--backend {args.backend} asked, but keras already runs on "
+                           f"{keras.backend.backend()}: set KERAS_BACKEND before importing keras")
+    os.makedirs(args.out, exist_ok=True)
+    encoder = load_encoder(args)
+    train_clips = make_clips(args, task, 0, args.train_clips)
+    eval_clips = make_clips(args, task, 100_000, args.eval_clips)
+    result = train_probe(task, encoder, train_clips, eval_clips, steps=args.steps,
+                         batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         frozen=not args.finetune, seed=args.seed,
+                         readout_index=args.readout_index or None, num_params=args.num_params,
+                         num_heads=args.num_heads, encoder_learning_rate=args.encoder_learning_rate,
+                         verbose=1, return_probe=True)
+    inputs, targets, predictions = (result.pop(k) for k in ("eval_inputs", "eval_targets", "predictions"))
+    result.pop("probe")
+    result.update(backend=keras.backend.backend(), settings=vars(args),
+                  encoder={"width": encoder.width, "depth": encoder.depth,
+                           "init": "official" if args.official else "preset" if args.preset else "random"})
+    _write_json(os.path.join(args.out, f"{task}_metrics.json"), result)
+    pictures.loss_curve(os.path.join(args.out, f"{task}_loss.png"), result["loss_steps"],
+                        result["loss_history"], f"{task} probe")
+    if task == "pose":
+        pictures.pose_trajectories(os.path.join(args.out, "pose_trajectories.png"),
+                                   np.asarray(predictions["pose"]), targets["pose"])
+    elif task != "classify":
+        pictures.save_comparison(args.out, task, inputs, targets, predictions)
+    print(json.dumps({"metrics": result["metrics"], "baseline": result["baseline"],
+                      "train_seconds": result["train_seconds"]}, indent=1, default=float))
+    return result

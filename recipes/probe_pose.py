@@ -1,0 +1,16 @@
+"""Train and score a pose readout on a 4DS encoder (procedural scenes by default).
+
+Example: python recipes/probe_pose.py --steps 300 --out out/probe_pose
+Writes pose metrics JSON (probe vs trivial baseline), a loss curve and pictures; see
+`keras4ds.readouts.recipe` and `--help`.
+"""
+import os
+import sys
+
+if "--backend" in sys.argv[:-1]:  # the Keras backend is fixed when keras is first imported
+    os.environ["KERAS_BACKEND"] = sys.argv[sys.argv.index("--backend") + 1]
+
+from keras4ds.readouts.recipe import main  # noqa: E402
+
+if __name__ == "__main__":
+    main("pose")
