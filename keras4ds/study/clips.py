@@ -34,8 +34,9 @@ def generate_clips(seeds, num_frames: int, image_size: int, num_tracks: int,
     return {key: np.stack([c[key] for c in clips]) for key in clips[0]}
 
 
-def load_or_generate(path: str, split: str, count: int, budget) -> dict:
-    """The clip set of `split`, read from `path` if a matching one is cached, else made."""
+def load_or_generate(path: str, split: str, count: int, budget, keys=None) -> dict:
+    """The clip set of `split`, read from `path` if a matching one is cached, else made;
+    `keys` (default: all) are the arrays kept."""
     seeds = split_seeds(split, count, budget.seed)
     if os.path.exists(path):
         with np.load(path) as cached:
@@ -46,6 +47,8 @@ def load_or_generate(path: str, split: str, count: int, budget) -> dict:
             return arrays
     arrays = generate_clips(seeds, budget.num_frames, budget.image_size, budget.num_tracks,
                             desc=f"{split} scenes")
+    if keys is not None:
+        arrays = {k: arrays[k] for k in keys}
     write_npz(path, {**arrays, "seeds": np.asarray(seeds)})
     return arrays
 

@@ -75,7 +75,8 @@ def _pretrain_stage(folder, budget, size, index, videos, progress) -> dict:
     checkpoints = folder.pretrain_checkpoints(size.name)
     every = max(1, budget.pretrain_steps // 4)
     recorder = _LossRecorder(folder.path("pretrain", f"{size.name}_partial_loss.json"),
-                             _resume_step(checkpoints), every)
+                             _resume_step(checkpoints), budget.pretrain_steps, every,
+                             f"MAE {size.name}")
     pretrain(
         encoder, video_batches(videos, budget.pretrain_batch, budget.seed + index),
         budget.pretrain_steps, mask_ratio=budget.mask_ratio,
@@ -100,9 +101,10 @@ class _LossRecorder(keras.callbacks.Callback):
     """Keeps every step's loss in `path` (JSON, step -> loss), rewritten every `every`
     steps, so the loss curve survives an interruption of pretraining."""
 
-    def __init__(self, path: str, start_step: int, every: int):
+    def __init__(self, path: str, start_step: int, steps: int, every: int, desc: str):
         super().__init__()
         self.path, self.start_step, self.every = path, start_step, every
+        self.bar = tqdm(total=steps, initial=start_step, desc=desc, unit="step", leave=False)
         earlier = read_json(path) if os.path.exists(path) else {}
         # Steps after the checkpoint that resumes are replayed, so they are dropped.
         self.losses = {k: v for k, v in earlier.items() if int(k) <= start_step}
@@ -112,8 +114,13 @@ class _LossRecorder(keras.callbacks.Callback):
         mean = float(logs["loss"])  # Keras logs the running mean of the epoch
         self.losses[str(self.start_step + batch + 1)] = (batch + 1) * mean - batch * self._previous_mean
         self._previous_mean = mean
+        self.bar.update()
+        self.bar.set_postfix_str(f"loss {self.losses[str(self.start_step + batch + 1)]:.3f}")
         if (batch + 1) % self.every == 0:
             write_json(self.path, self.losses)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
 
     def history(self) -> list[float]:
         losses = [self.losses[k] for k in sorted(self.losses, key=int)]
@@ -172,7 +179,8 @@ def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
     progress = {"run": 0, "skipped": 0}
 
     pretrain_videos = clip_sets.load_or_generate(folder.clips("pretrain"), "pretrain",
-                                                 budget.pretrain_clips, budget)["video"]
+                                                 budget.pretrain_clips, budget,
+                                                 keys=("video",))["video"]
     train = clip_sets.as_list(clip_sets.load_or_generate(
         folder.clips("probe_train"), "probe_train", budget.probe_train_clips, budget))
     evaluation = clip_sets.as_list(clip_sets.load_or_generate(
