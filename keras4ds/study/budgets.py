@@ -52,7 +52,7 @@ class Budget:
     patch_size: tuple[int, int, int] = (2, 8, 8)
     num_tracks: int = 64
     pretrain_clips: int = 96
-    pretrain_steps: int = 120
+    pretrain_steps: int = 100
     pretrain_batch: int = 8
     pretrain_learning_rate: float = 1e-3
     mask_ratio: float = 0.95
@@ -61,7 +61,7 @@ class Budget:
     decoder_heads: int = 4
     probe_train_clips: int = 48
     eval_clips: int = 16
-    probe_steps: int = 40
+    probe_steps: int = 30
     probe_batch: int = 8
     probe_learning_rate: float = 1e-3
     probe_width: int = 64

@@ -70,6 +70,9 @@ def _pretrain_stage(folder, budget, size, index, videos, progress) -> dict:
     from keras4ds.checkpoints import save_preset
     from keras4ds.mae import pretrain
 
+    # Fresh Keras names (the optimizer's variable paths, e.g. "adam_w/iteration", are
+    # checked on restore and must not depend on what ran earlier in this process).
+    keras.backend.clear_session()
     encoder = encoders.initial_encoder(folder, budget, size, index)
     start = time.time()
     checkpoints = folder.pretrain_checkpoints(size.name)
@@ -143,21 +146,23 @@ def _resume_step(checkpoint_dir: str) -> int:
 
 
 def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) -> dict:
-    """Train and evaluate one frozen readout; save its metrics and, for the pretrained
-    encoders, its predictions on two held-out clips (for the example figures)."""
+    """Train and evaluate one frozen readout; save its metrics and, for the largest
+    pretrained encoder, its predictions on two held-out clips (for the example figures)."""
     result_path = folder.probe_result(init, size.name, task)
     if os.path.exists(result_path):
         progress["skipped"] += 1
         return read_json(result_path)
     from keras4ds.readouts import train_probe
 
+    keras.backend.clear_session()
     encoder = encoders.load_encoder(folder, init, size)
+    keep_examples = init == "mae" and size == budget.sizes[-1] and task in examples.FIGURES
     start = time.time()
     out = train_probe(task, encoder, train, evaluation, steps=budget.probe_steps,
                       batch_size=budget.probe_batch, learning_rate=budget.probe_learning_rate,
                       frozen=True, seed=budget.seed, num_params=budget.probe_width,
-                      return_probe=init == "mae")
-    if init == "mae" and task in examples.FIGURES:
+                      return_probe=keep_examples)
+    if keep_examples:
         write_npz(folder.probe_examples(init, size.name, task),
                   examples.example_arrays(task, out["probe"], evaluation[:2], budget.seed))
         del out["probe"]
