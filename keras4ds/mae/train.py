@@ -1,5 +1,6 @@
 """`pretrain`: MAE pretraining with `model.fit`, periodic Orbax checkpoints and resume."""
 import itertools
+import os
 
 import keras
 import numpy as np
@@ -10,22 +11,33 @@ from keras4ds.mae.optimizer import make_optimizer
 
 
 class _StepLog(keras.callbacks.Callback):
-    """Per-step loss (Keras logs a running mean; the step value is recovered from it)
-    and checkpoints every `every` global steps and at the last step."""
+    """Per-step loss (Keras logs a running mean; the step value is recovered from it),
+    appended to `csv_path` (columns step,loss, flushed every step) and checkpoints every
+    `every` global steps and at the last step."""
 
-    def __init__(self, start_step, steps, checkpointer=None, every=None):
+    def __init__(self, start_step, steps, checkpointer=None, every=None, csv_path=None):
         super().__init__()
         self.start_step, self.steps = start_step, steps
         self.checkpointer, self.every = checkpointer, every
+        self.csv_path = csv_path
         self.history = {"step": [], "loss": []}
         self._previous_mean = 0.0
 
+    def on_train_begin(self, logs=None):
+        if self.csv_path and not os.path.exists(self.csv_path):
+            with open(self.csv_path, "w") as f:
+                f.write("step,loss\n")
+
     def on_train_batch_end(self, batch, logs=None):
         mean = float(logs["loss"])
-        self.history["loss"].append((batch + 1) * mean - batch * self._previous_mean)
+        loss = (batch + 1) * mean - batch * self._previous_mean
         self._previous_mean = mean
         step = self.start_step + batch + 1
         self.history["step"].append(step)
+        self.history["loss"].append(loss)
+        if self.csv_path:
+            with open(self.csv_path, "a") as f:
+                f.write(f"{step},{loss:.6g}\n")
         if self.checkpointer is not None and (step % self.every == 0 or step == self.steps):
             self.checkpointer.save(step, self.model, self.model.optimizer)
 
@@ -46,7 +58,7 @@ def _skip(dataset, count):
 def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_ratio=0.95,
              learning_rate=1.5e-4, warmup_steps=None, weight_decay=0.05, clipnorm=1.0,
              checkpoint_dir=None, checkpoint_every=100, keep_checkpoints=2, resume=False,
-             seed=0, callbacks=(), verbose=1, **mae_kwargs):
+             seed=0, callbacks=(), verbose=1, csv_path=None, **mae_kwargs):
     """Pretrain `encoder` (in place) as an MAE for `steps` optimizer steps.
 
     `dataset`: batches of video `(B, T, H, W, 3)` floats in [0, 1] (bare, or dicts with
@@ -56,6 +68,8 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     `encoder` (otherwise one is made from `decoder`, `mask_ratio`, `seed`, `**mae_kwargs`).
     With `checkpoint_dir`, the full training state is saved every `checkpoint_every` steps
     and at the end; `resume=True` continues from the newest complete checkpoint there.
+    `csv_path`: per-step losses are appended there (rows after the resumed step may repeat
+    lines of a killed run; the last line for a step is the one that counts).
 
     Returns the history `{"step": [...], "loss": [...]}` of the steps run by this call.
     """
@@ -74,7 +88,7 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
             raise ValueError("resume=True needs a checkpoint_dir")
         if checkpointer.latest_step() is not None:
             start_step = checkpointer.restore(mae, optimizer)
-    log = _StepLog(start_step, steps, checkpointer, checkpoint_every)
+    log = _StepLog(start_step, steps, checkpointer, checkpoint_every, csv_path)
     remaining = steps - start_step
     if remaining > 0:
         mae.fit(_skip(dataset, start_step), epochs=1, steps_per_epoch=remaining,

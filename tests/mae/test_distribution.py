@@ -1,0 +1,35 @@
+"""Data- and model-parallel MAE steps on 8 fake CPU devices (subprocess: XLA_FLAGS must be
+set before JAX starts)."""
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distribution_child.py")
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("decoder", ["standard", "cross"])
+def test_single_data_and_model_parallel_agree_and_weights_follow_the_layout_map(decoder):
+    result = subprocess.run([sys.executable, CHILD], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "DECODER": decoder})
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["devices"] == 8
+    for name in ("data", "model"):
+        assert abs(out[name] - out["single"]) <= 1e-5 * abs(out["single"]), out
+        assert out[name + "_max_grad_rel"] < 1e-5, out
+    assert out["unmatched"] == [] and out["mismatched"] == [], out
+    assert out["sharded"] > out["num_weights"] // 2
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="checks the non-JAX error")
+def test_model_parallel_off_jax_is_a_clear_error():
+    from keras4ds.distribution import model_parallel
+
+    with pytest.raises(NotImplementedError, match="needs the JAX backend"):
+        model_parallel((1, 1))
