@@ -115,7 +115,10 @@ def render_markdown(results: dict) -> str:
         "",
         f"Wall time of this run: {timing['total_seconds'] / 60:.1f} min "
         f"({timing['stages_run']} stages run, {timing['stages_skipped']} reused from an "
-        f"earlier run) on {results['machine']}.",
+        f"earlier run) on {results['machine']}, 1-minute load average "
+        f"{timing['load_average']:.1f} at the end. The stages (pretraining and probes, "
+        f"without data generation) took {timing['stage_seconds'] / 60:.1f} min in all, "
+        f"summed over every run that made them.",
         "",
         "Random init = the very weights MAE pretraining of that size started from. "
         "Trivial baseline = the task's no-learning answer (constant depth, identity pose, "

@@ -218,7 +218,11 @@ def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
         "pretrain": pretrain_results,
         "probes": probes,
         "timing": {"total_seconds": time.time() - start, "stages_run": progress["run"],
-                   "stages_skipped": progress["skipped"]},
+                   "stages_skipped": progress["skipped"],
+                   "stage_seconds": sum(p["seconds"] for p in pretrain_results.values()) + sum(
+                       e["seconds"] for task in probes.values() for size in task.values()
+                       for e in size.values()),
+                   "load_average": os.getloadavg()[0]},
     }
     summarise(results)
     plots.write_all(folder, results)

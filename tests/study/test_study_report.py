@@ -49,7 +49,8 @@ def test_summarise_and_markdown_tables():
                    "pretrain_steps": 10, "pretrain_batch": 2, "mask_ratio": 0.95,
                    "pretrain_clips": 4, "probe_steps": 3, "probe_batch": 2,
                    "probe_train_clips": 4, "eval_clips": 2},
-        "timing": {"total_seconds": 90.0, "stages_run": 5, "stages_skipped": 1},
+        "timing": {"total_seconds": 90.0, "stages_run": 5, "stages_skipped": 1,
+                   "stage_seconds": 80.0, "load_average": 1.5},
     }
     s = summarise(results)["summary"]["boxes"]
     assert s["pretrained_beats_random_per_size"] == {"a": True, "b": False}
