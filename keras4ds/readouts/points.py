@@ -5,6 +5,7 @@ from keras4ds.models.readout import AttentionReadout
 from keras4ds.readouts import losses
 from keras4ds.readouts.fourier import FourierQueryEncoder
 from keras4ds.readouts.probe import Probe, zero_init_head
+from keras4ds.readouts.query_features import QueryFeatureProjection, sample_features
 
 
 class PointTrackingProbe(Probe):
@@ -13,7 +14,9 @@ class PointTrackingProbe(Probe):
     Inputs `{"video"|"features", "query_points": (B, Q, 3)}` as (t, y, x): t a frame
     index, y and x in [0, 1] image units. Queries are Fourier-encoded and turned into
     external queries of the readout by an MLP; each query attends to the features only,
-    so its output never depends on other queries. Per frame it predicts an offset from
+    so its output never depends on other queries. With `sample_query_features` (default)
+    the readout features at the query point (bilinear on the token grid of its frame) are
+    projected and added to the query, so it knows what it looks for. Per frame it predicts an offset from
     the query position (the head starts at the static-point answer), a visibility logit
     and a certainty logit. Outputs `{"tracks": (B, Q, T, 2)` (x, y) in [0, 1] units,
     `"visibility_logits"`, `"certainty_logits"`: (B, Q, T), `"visible"`: (B, Q, T) bool
@@ -25,11 +28,15 @@ class PointTrackingProbe(Probe):
     task = "points"
 
     def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
-                 num_bands=8, **kwargs):
+                 num_bands=8, sample_query_features=True, **kwargs):
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, **kwargs)
         self.num_frames = encoder.num_frames
         self.query_encoder = FourierQueryEncoder(num_params, num_bands, name="query_encoder")
         self.query_encoder.build((None, None, 3))
+        self.sample_query_features = sample_query_features
+        if sample_query_features:
+            self.query_features = QueryFeatureProjection(num_params, name="query_features")
+            self.query_features.build((None, None, self.feature_channels))
         self.readout = AttentionReadout(num_classes=4 * self.num_frames, num_params=num_params,
                                         num_heads=num_heads, external_queries=True, name="readout")
         self.readout.build(self.readout_features_shape, (None, None, num_params))
@@ -40,7 +47,12 @@ class PointTrackingProbe(Probe):
         if len(queries.shape) != 3 or queries.shape[-1] != 3:
             raise ValueError(f"query_points must be (B, Q, 3) as (t, y, x); got {tuple(queries.shape)}")
         coords = ops.concatenate([queries[..., :1] / max(self.num_frames - 1, 1), queries[..., 1:]], -1)
-        out = self.readout(self.readout_features(inputs), self.query_encoder(coords))
+        features = self.readout_features(inputs)
+        query = self.query_encoder(coords)
+        if self.sample_query_features:
+            query = query + self.query_features(
+                sample_features(features, queries, self.encoder.grid[1:]))
+        out = self.readout(features, query)
         shape = ops.shape(queries)  # one query comes back squeezed: reshape restores Q
         out = ops.reshape(out, (shape[0], shape[1], self.num_frames, 4))
         start_xy = ops.stack([queries[..., 2], queries[..., 1]], axis=-1)[:, :, None, :]

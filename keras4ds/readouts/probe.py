@@ -65,7 +65,7 @@ class Probe(keras.Model):
         raise NotImplementedError
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = self.task_loss(y, y_pred)
+        loss = self.task_loss(keras.tree.map_structure(ops.convert_to_tensor, y), y_pred)
         for extra in self.losses:
             loss = loss + ops.cast(extra, loss.dtype)
         return loss

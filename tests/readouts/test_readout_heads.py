@@ -73,7 +73,7 @@ def test_frozen_training_keeps_encoder_bit_identical(make_encoder, clips, task):
     probe = make_probe(task, encoder, frozen=True, num_params=32, num_heads=2, num_classes=2)
     x, y = probe_batch(task, clips[:4], num_queries=8)
     before_encoder, before_head = _weights(encoder), _weights(probe.readout)
-    loss_before = float(probe.compute_loss(y=y, y_pred=probe(x)))
+    loss_before = keras.ops.convert_to_numpy(probe.compute_loss(y=y, y_pred=probe(x)))
     _fit(probe, x, y)
     for a, b in zip(before_encoder, _weights(encoder)):
         assert np.array_equal(a, b)
@@ -87,7 +87,7 @@ def test_fine_tuning_uses_its_own_encoder_learning_rate(make_encoder, clips):
     for rate in (0.0, 1e-2):
         keras.utils.set_random_seed(0)
         encoder = make_encoder()
-        probe = DepthProbe(encoder, frozen=False, num_params=32, num_heads=2)
+        probe = DepthProbe(encoder, frozen=False, readout_index=2, num_params=32, num_heads=2)
         before_encoder, before_head = _weights(encoder), _weights(probe.readout)
         _fit(probe, x, y, optimizer=TwoRateAdam(1e-2, rate, encoder.trainable_variables))
         changes[rate] = (max(np.abs(a - b).max() for a, b in zip(before_encoder, _weights(encoder))),
@@ -137,3 +137,18 @@ def test_bad_inputs_raise_clear_errors(make_encoder, clips):
         PoseProbe(encoder, readout_index=7, num_params=32, num_heads=2)
     with pytest.raises(ValueError, match="own task loss"):
         PoseProbe(encoder, num_params=32, num_heads=2).compile("adam", loss="mse")
+
+
+def test_query_features_sample_the_token_grid_bilinearly():
+    from keras4ds.readouts.query_features import sample_features
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(1, 3, 2 * 4, 5)).astype("float32")  # T=3, grid (2, 4)
+    grid = features.reshape(1, 3, 2, 4, 5)
+    points = np.array([[[1.0, 0.75, 0.125],    # centre of cell (1, 0) in frame 1
+                        [2.0, 0.25, 0.25],     # halfway between cells (0, 0) and (0, 1)
+                        [0.0, 0.0, 1.0]]], "float32")  # outside the centres: clamped to (0, 3)
+    out = keras.ops.convert_to_numpy(sample_features(keras.ops.convert_to_tensor(features),
+                                                     keras.ops.convert_to_tensor(points), (2, 4)))
+    np.testing.assert_allclose(out[0, 0], grid[0, 1, 1, 0], rtol=1e-5)
+    np.testing.assert_allclose(out[0, 1], (grid[0, 2, 0, 0] + grid[0, 2, 0, 1]) / 2, rtol=1e-5)
+    np.testing.assert_allclose(out[0, 2], grid[0, 0, 0, 3], rtol=1e-5)
