@@ -2,18 +2,24 @@
 
     python tools/benchmark.py --size b --batch 1 --backend jax tensorflow torch
     python tools/benchmark.py --suite encoder       # writes benchmarks/encoder.md (+ .json)
-    python tools/benchmark.py --suite performance   # writes benchmarks/performance.md (+ .json)
+    python tools/benchmark.py --suite performance   # writes benchmarks/performance.md and
+                                                    # benchmarks/encoder.md (+ .json)
+
+    python tools/benchmark.py --suite long_video    # writes benchmarks/long_video.md (+ .json)
 
 Each (case, backend, size, batch) runs in a fresh subprocess with KERAS_BACKEND set, so its
 peak memory is the process's RSS high-water mark (`resource.getrusage`). Forward passes are
-compiled: `jax.jit` of `model.stateless_call` on jax, `tf.function(jit_compile=True)` on
+compiled by `keras4ds.inference.compile_forward`: `jax.jit` of a stateless call on jax, `tf.function(jit_compile=True)` on
 tensorflow, `torch.no_grad()` (and `--torch-compile`) on torch. Achieved FLOP/s is the
 analytic matmul FLOP count (2 per multiply-add) over the measured time, compared with this
 machine's float32 matrix-multiply peak measured in the same run (numpy and jax). The load
 average is recorded around every case: numbers taken on a busy machine are noisy.
 
 Cases: `encoder` (forward), `depth` (DepthModel forward), and when the packages exist,
-`mae` (`keras4ds.mae` train step) and `readout` (`keras4ds.readouts` train step).
+`mae` (`keras4ds.mae` train step) and `readout` (`keras4ds.readouts` train step), and
+`attention` (encoder forward with our attention against `keras.ops.dot_product_attention`,
+interleaved), `long` (windowed encoder features of a `--frames`-long video read from an HDF5 file, blocks
+dropped as they come: peak memory should not grow with the video length).
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
-CASES = ("encoder", "depth", "mae", "readout")
+CASES = ("encoder", "depth", "mae", "readout", "long", "attention")
 OFFICIAL_PACKAGES = {"official Flax (representations4d)": "representations4d",
                      "PyTorch port (scaling4d_pytorch)": "scaling4d_pytorch"}
 
@@ -112,43 +118,104 @@ def _build(case, spec):
     raise ValueError(f"unknown forward case {case!r}")
 
 
-def _forward_fn(model, backend, torch_compile):
-    """A compiled `video -> output` function for this backend (output synchronised)."""
-    if backend == "jax":
-        import jax
-        trainable = [v.value for v in model.trainable_variables]
-        frozen = [v.value for v in model.non_trainable_variables]
-        step = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x)[0])
-        return lambda x: step(trainable, frozen, x).block_until_ready()
-    if backend == "tensorflow":
-        import tensorflow as tf
-        step = tf.function(model.call, jit_compile=True)
-        return lambda x: step(x).numpy()
-    if backend == "torch":
-        import torch
-        call = torch.compile(model.call) if torch_compile else model.call
-
-        def run(x):
-            with torch.no_grad():
-                return call(x).cpu()
-        return run
-    raise ValueError(f"unknown backend {backend!r}")
-
-
 def _to_backend(video):
     from keras import ops
     return ops.convert_to_tensor(video)
 
 
 def _train_case(case, spec):
-    """(step function taking no arguments, flops or None, tokens) for mae/readout, or None."""
+    """A Keras train step (`train_on_batch`, jit-compiled where Keras does) for mae/readout.
+
+    mae: `keras4ds.mae.MaskedAutoencoder` at mask ratio 0.95 (encoder on 5% of the tokens).
+    readout: `keras4ds.readouts.DepthProbe` (attention head) on a frozen encoder.
+    Returns {"step", "tokens"} or {"skipped": why} when the package is not there.
+    """
     module = {"mae": "keras4ds.mae", "readout": "keras4ds.readouts"}[case]
     if importlib.util.find_spec(module) is None:
-        return None
-    benchmark = getattr(importlib.import_module(module), "benchmark_step", None)
-    if benchmark is None:
-        return {"skipped": f"{module} has no benchmark_step(size, batch, frames, resolution)"}
-    return benchmark(spec["size"], spec["batch"], spec["frames"], spec["resolution"])
+        return {"skipped": f"{module} not present"}
+    import keras
+    import numpy as np
+
+    from keras4ds.models import FourDSEncoder
+    keras.utils.set_random_seed(0)
+    frames, res, batch = spec["frames"], spec["resolution"], spec["batch"]
+    encoder = FourDSEncoder.from_size(spec["size"], num_frames=frames, image_size=(res, res))
+    rng = np.random.default_rng(0)
+    video = rng.uniform(0, 1, (batch, frames, res, res, 3)).astype("float32")
+    if case == "mae":
+        from keras4ds.mae import MaskedAutoencoder
+        model = MaskedAutoencoder(encoder, mask_ratio=0.95)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-4))
+        step = lambda: model.train_on_batch(video)  # noqa: E731
+    else:
+        from keras4ds.readouts import DepthProbe
+        model = DepthProbe(encoder, frozen=True, num_params=spec["readout_params"],
+                           num_heads=spec["readout_heads"])
+        model.compile(optimizer=keras.optimizers.Adam(1e-4))
+        depth = rng.uniform(0.5, 5.0, (batch, frames, res, res, 1)).astype("float32")
+        step = lambda: model.train_on_batch({"video": video}, {"depth": depth})  # noqa: E731
+    return {"step": step, "tokens": encoder.num_tokens}
+
+
+def _long_video_case(spec):
+    """Stream windowed encoder features over an on-disk (HDF5) video; returns a result dict."""
+    import h5py
+    import numpy as np
+
+    from keras4ds.inference import iter_encoder_features
+    from keras4ds.models import FourDSEncoder
+    res, frames = spec["resolution"], spec["frames"]
+    encoder = FourDSEncoder.from_size(spec["size"], image_size=(res, res))
+    with tempfile.TemporaryDirectory() as tmp, h5py.File(os.path.join(tmp, "v.h5"), "w") as f:
+        # an on-disk video read window by window (a memmap would count its pages as RSS)
+        video = f.create_dataset("video", (spec["batch"], frames, res, res, 3), np.float32)
+        rng = np.random.default_rng(0)
+        for t in range(frames):
+            video[:, t] = rng.uniform(0, 1, (spec["batch"], res, res, 3))
+        rss_model = _rss_mb()
+        start = time.perf_counter()
+        steps = sum(block.shape[1] for _, block in iter_encoder_features(
+            encoder, video, window=16, progress=False))
+        seconds = time.perf_counter() - start
+    tokens = steps * encoder.grid[1] * encoder.grid[2]
+    return {"rss_model_mb": rss_model, "compile_s": None, "seconds_median": seconds,
+            "seconds_min": seconds, "iters": 1, "clips_per_s": spec["batch"] / seconds,
+            "tokens_per_s": spec["batch"] * tokens / seconds, "tokens_per_clip": tokens,
+            "flops": None, "flop_per_s": None, "peak_rss_mb": _rss_mb()}
+
+
+def _attention_case(spec):
+    """Encoder forward with `layers.multi_head_attention` (ours) and, interleaved, with
+    `keras.ops.dot_product_attention` (the backend's generic one) on the same weights."""
+    import numpy as np
+    from keras import ops
+
+    from keras4ds.inference import compile_forward
+    from keras4ds.models import layers
+    encoder, video, flops, tokens = _build("encoder", spec)
+    video = _to_backend(video)
+    ours = layers.multi_head_attention
+    layers.multi_head_attention = ops.dot_product_attention
+    try:
+        generic = compile_forward(encoder.call, encoder.variables)
+        reference = ops.convert_to_numpy(generic(video))
+    finally:
+        layers.multi_head_attention = ours
+    fast = compile_forward(encoder.call, encoder.variables)
+    rss_model = _rss_mb()
+    difference = np.abs(ops.convert_to_numpy(fast(video)) - reference).max()
+    times = {"fast": [], "generic": []}
+    for _ in range(spec["iters"]):
+        for name, fn in (("generic", generic), ("fast", fast)):
+            times[name].append(_seconds(lambda: ops.convert_to_numpy(fn(video))))
+    seconds = statistics.median(times["fast"])
+    return {"rss_model_mb": rss_model, "compile_s": None, "seconds_median": seconds,
+            "seconds_min": min(times["fast"]), "iters": spec["iters"],
+            "clips_per_s": spec["batch"] / seconds, "tokens_per_s": spec["batch"] * tokens / seconds,
+            "tokens_per_clip": tokens, "flops": flops, "flop_per_s": flops / seconds,
+            "generic_clips_per_s": spec["batch"] / statistics.median(times["generic"]),
+            "max_relative_difference": float(difference / np.abs(reference).max()),
+            "peak_rss_mb": _rss_mb()}
 
 
 def run_worker(spec):
@@ -156,18 +223,26 @@ def run_worker(spec):
     import keras
     backend = keras.backend.backend()
     result = {**spec, "backend": backend, "load_before": os.getloadavg()[0]}
+    if spec["case"] in ("long", "attention"):
+        case = _long_video_case if spec["case"] == "long" else _attention_case
+        result.update(case(spec), load_after=os.getloadavg()[0])
+        print(RESULT_TAG + json.dumps(result), flush=True)
+        return
     if spec["case"] in ("mae", "readout"):
         step = _train_case(spec["case"], spec)
-        if step is None or "skipped" in step:
-            result["skipped"] = (step or {}).get("skipped", "package not present yet")
+        if "skipped" in step:
+            result["skipped"] = step["skipped"]
             print(RESULT_TAG + json.dumps(result), flush=True)
             return
-        run, flops, tokens, video = step["step"], step.get("flops"), step["tokens"], None
+        run, flops, tokens, video = step["step"], None, step["tokens"], None
         call = lambda _: run()  # noqa: E731
     else:
+        from keras4ds.inference import compile_forward
         model, video, flops, tokens = _build(spec["case"], spec)
         video = _to_backend(video)
-        call = _forward_fn(model, backend, spec["torch_compile"])
+        call = compile_forward(model.call, model.variables, spec["torch_compile"])
+        if backend == "tensorflow":
+            call = (lambda step: lambda x: step(x).numpy())(call)
     result["rss_model_mb"] = _rss_mb()
     result["compile_s"] = _seconds(lambda: call(video))
     for _ in range(spec["warmup"] - 1):
@@ -244,7 +319,8 @@ def run_all(specs, backends):
     peaks = matmul_peak()
     info = machine_info(peaks)
     results = []
-    jobs = [(spec, backend) for spec in specs for backend in backends]
+    jobs = [(spec, backend) for spec in specs for backend in backends
+            if backend in (spec.get("backends") or backends)]
     for spec, backend in tqdm(jobs, desc="benchmark", unit="case"):
         result = run_case(spec, backend)
         if result.get("flop_per_s"):
@@ -285,16 +361,19 @@ def markdown(report, title, command):
         shape = f"{r['frames']}x{r['resolution']}x{r['resolution']}"
         head = f"| {r['case']} | {model} | {r['batch']} | {shape} | {r['backend']} |"
         if "error" in r or "skipped" in r:
-            why = r.get("error") or r["skipped"]
+            why = (r.get("error") or r["skipped"]).replace("|", "/")
             lines.append(f"{head} {'error: ' if 'error' in r else 'skipped: '}{why} |"
                          + " |" * 9)
             continue
         gflops = f"{r['flop_per_s'] / 1e9:.1f}" if r.get("flop_per_s") else "n/a"
         frac = f"{r['peak_fraction']:.2f}" if r.get("peak_fraction") else "n/a"
+        compile_s = "in time" if r["compile_s"] is None else f"{r['compile_s']:.1f}"
         lines.append(f"{head} {r['clips_per_s']:.3f} | {r['tokens_per_s']:.0f} | {gflops} | "
                      f"{frac} | {r['peak_rss_mb']:.0f} | {r['rss_model_mb']:.0f} | "
-                     f"{r['compile_s']:.1f} | {r['iters']} | "
+                     f"{compile_s} | {r['iters']} | "
                      f"{r['load_before']:.2f}->{r['load_after']:.2f} |")
+    lines += _mae_vs_forward(report["results"])
+    lines += _attention_rows(report["results"])
     lines += ["", "Reference implementations (same weights, same run):", ""]
     lines += [f"- {name}: {status}" for name, status in report["official"].items()]
     lines += ["", "GPU: not measured (no GPU in this run).", "",
@@ -304,6 +383,46 @@ def markdown(report, title, command):
               "MLP, tubelet embedding); peak RSS is the worker process's high-water mark, "
               "model RSS the mark before the first forward (libraries + weights).", ""]
     return "\n".join(lines)
+
+
+def _mae_vs_forward(results):
+    """Markdown lines: MAE train step cost per clip over the full-token forward's."""
+    def key(r):
+        return (r["size"], r["backend"], r["frames"], r["resolution"])
+    forward = {}
+    for r in results:
+        if r["case"] == "encoder" and "clips_per_s" in r:
+            forward.setdefault(key(r), r)
+    rows = []
+    for r in results:
+        base = forward.get(key(r))
+        if r["case"] == "mae" and "clips_per_s" in r and base:
+            ratio = base["clips_per_s"] / r["clips_per_s"]
+            rows.append(f"| 4DS-{r['size'].upper()} | {r['backend']} | {r['batch']} | "
+                        f"{1 / r['clips_per_s']:.3f} | {base['batch']} | "
+                        f"{1 / base['clips_per_s']:.3f} | {ratio:.2f} |")
+    if not rows:
+        return []
+    return ["", "MAE train step (mask ratio 0.95, encoder on 5% of the tokens, default decoder, "
+            "forward + backward + AdamW) against the full-token encoder forward, seconds per clip:",
+            "", "| model | backend | MAE batch | MAE s/clip | forward batch | forward s/clip | "
+            "MAE / forward |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |", *rows]
+
+
+def _attention_rows(results):
+    """Markdown lines for the attention A/B case."""
+    rows = [f"| 4DS-{r['size'].upper()} | {r['batch']} | {r['backend']} | "
+            f"{r['generic_clips_per_s']:.3f} | {r['clips_per_s']:.3f} | "
+            f"{r['clips_per_s'] / r['generic_clips_per_s']:.2f} | "
+            f"{r['max_relative_difference']:.1e} |"
+            for r in results if r["case"] == "attention" and "clips_per_s" in r]
+    if not rows:
+        return []
+    return ["", "Attention: encoder forward with `keras.ops.dot_product_attention` against "
+            "`keras4ds.models.layers.multi_head_attention` (heads-first matmuls on jax and "
+            "tensorflow, the same SDPA call on torch), same weights, interleaved iterations:", "",
+            "| model | batch | backend | generic clips/s | ours clips/s | speed-up | "
+            "max relative difference |", "| --- | ---: | --- | ---: | ---: | ---: | ---: |", *rows]
 
 
 def write_atomic(path, text):
@@ -316,18 +435,30 @@ def write_atomic(path, text):
 
 
 SUITES = {
-    # name: (title, output stem, [(case, size, batch, iters)])
-    "encoder": ("4DS-B encoder forward on this CPU (issue 2)", "benchmarks/encoder",
-                [("encoder", "b", 1, 3)]),
-    "performance": ("keras4ds performance (issue 7)", "benchmarks/performance",
-                    [("encoder", "s", 1, 3), ("encoder", "s", 8, 2), ("encoder", "b", 1, 3),
-                     ("encoder", "b", 8, 1), ("depth", "b", 1, 2), ("mae", "b", 8, 2),
-                     ("readout", "b", 1, 2)]),
+    # name: (title, output, [(case, size, batch, iters, frames or None, backends or None)])
+    "encoder": ("4DS-B encoder forward on this CPU (issue 2)", "benchmarks/encoder.md",
+                [("encoder", "b", 1, 3, None, None)]),
+    "performance": ("keras4ds performance (issue 7)", "benchmarks/performance.md",
+                    [("encoder", "s", 1, 3, None, None), ("encoder", "s", 8, 1, None, None),
+                     ("encoder", "b", 1, 2, None, None), ("encoder", "b", 8, 1, None, None),
+                     ("depth", "b", 1, 1, None, None), ("mae", "b", 2, 1, None, None),
+                     ("readout", "b", 1, 1, None, None), ("attention", "s", 1, 3, None, None),
+                     # windowed inference: peak memory against video length (jax)
+                     ("long", "ti", 1, 1, 32, ("jax",)), ("long", "ti", 1, 1, 128, ("jax",)),
+                     ("long", "ti", 1, 1, 512, ("jax",))]),
 }
 
 
-def _spec(args, case, size, batch, iters):
-    return {"case": case, "size": size, "batch": batch, "frames": args.frames,
+def _encoder_subset(report):
+    """The 4DS-B batch-1 encoder rows of a report (what benchmarks/encoder.md shows)."""
+    rows = [r for r in report["results"]
+            if (r["case"], r["size"], r["batch"]) == ("encoder", "b", 1)]
+    return {**report, "results": rows}
+
+
+def _spec(args, case, size, batch, iters, frames=None, backends=None):
+    return {"case": case, "size": size, "batch": batch, "frames": frames or args.frames,
+            "backends": list(backends) if backends else None,
             "resolution": args.resolution, "iters": iters, "warmup": args.warmup,
             "torch_compile": args.torch_compile, "readout_params": args.readout_params,
             "readout_heads": args.readout_heads}
@@ -367,7 +498,7 @@ def main(argv=None):
     if args.suite:
         title, stem, rows = SUITES[args.suite]
         specs = [_spec(args, *row) for row in rows]
-        json_path, md_path = os.path.join(REPO, stem + ".json"), os.path.join(REPO, stem + ".md")
+        json_path, md_path = args.json, os.path.join(REPO, stem)
         command = f"python tools/benchmark.py --suite {args.suite}"
     else:
         title = "keras4ds benchmark"
@@ -381,6 +512,10 @@ def main(argv=None):
     text = markdown(report, title, command)
     if md_path:
         write_atomic(md_path, text)
+    if args.suite == "performance":  # benchmarks/encoder.md from the same run
+        subset = _encoder_subset(report)
+        title, stem, _ = SUITES["encoder"]
+        write_atomic(os.path.join(REPO, stem), markdown(subset, title, command))
     print(text)
     return 1 if any("error" in r for r in report["results"]) else 0
 

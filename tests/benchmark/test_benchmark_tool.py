@@ -72,11 +72,21 @@ def test_markdown_and_json_reports(tmp_path):
              "flop_per_s": 5e10, "peak_fraction": 0.5, "peak_rss_mb": 900.0,
              "rss_model_mb": 800.0, "compile_s": 1.0, "iters": 2, "load_before": 0.1,
              "load_after": 0.2},
-            {**TINY, "backend": "torch", "error": "boom"},
+            {**TINY, "case": "mae", "backend": "jax", "clips_per_s": 0.5, "tokens_per_s": 4.0,
+             "flops": None, "flop_per_s": None, "peak_rss_mb": 950.0, "rss_model_mb": 800.0,
+             "compile_s": 3.0, "iters": 1, "load_before": 0.1, "load_after": 0.2},
+            {**TINY, "case": "attention", "backend": "jax", "clips_per_s": 3.0,
+             "generic_clips_per_s": 2.0, "max_relative_difference": 1e-7, "tokens_per_s": 24.0,
+             "flops": 1e10, "flop_per_s": 3e10, "peak_fraction": 0.3, "peak_rss_mb": 900.0,
+             "rss_model_mb": 800.0, "compile_s": None, "iters": 2, "load_before": 0.1,
+             "load_after": 0.2},
+            {**TINY, "backend": "torch", "error": "boom | bang"},
             {**TINY, "case": "mae", "backend": "jax", "skipped": "package not present yet"}]}
     text = benchmark.markdown(report, "title", "python tools/benchmark.py --x")
     assert "| encoder | 4DS-TI | 2 | 4x32x32 | jax | 2.000 | 16 | 50.0 | 0.50 | 900 |" in text
-    assert "error: boom" in text and "skipped: package not present yet" in text
+    assert "error: boom / bang" in text and "skipped: package not present yet" in text
+    assert "| 4DS-TI | jax | 2 | 2.000 | 2 | 0.500 | 4.00 |" in text  # MAE s/clip vs forward
+    assert "| 4DS-TI | 2 | jax | 2.000 | 3.000 | 1.50 | 1.0e-07 |" in text  # attention A/B
     assert "not installed, not measured" in text and "GPU: not measured" in text
     path = tmp_path / "out" / "report.json"
     benchmark.write_atomic(str(path), json.dumps(report))
