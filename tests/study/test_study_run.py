@@ -10,7 +10,7 @@ from keras4ds.study import runner
 
 BUDGET = BUDGETS["tiny"].replace(
     sizes=(EncoderSize.parse("a:8:1:2"), EncoderSize.parse("b:16:1:2")),
-    tasks=("boxes", "points"), pretrain_steps=8, pretrain_clips=8, probe_steps=2,
+    tasks=("boxes",), pretrain_steps=8, pretrain_clips=8, probe_steps=2,
     probe_train_clips=4, eval_clips=2, num_tracks=8, decoder_width=16, decoder_depth=1,
     decoder_heads=2, probe_width=16)
 
@@ -33,26 +33,24 @@ def test_study_writes_outputs_and_resumes_after_interruption(tmp_path, monkeypat
     with pytest.raises(_Interrupt):
         run_study(out, BUDGET)
     finished = sorted(os.listdir(os.path.join(out, "probes")))
-    assert [f for f in finished if f.endswith(".json")] == [
-        "mae_a_boxes.json", "mae_a_points.json", "random_a_boxes.json", "random_a_points.json"]
+    assert [f for f in finished if f.endswith(".json")] == ["mae_a_boxes.json", "random_a_boxes.json"]
     partial = json.load(open(os.path.join(out, "pretrain", "b_partial_loss.json")))
     assert sorted(map(int, partial)) == [1, 2, 3, 4]
 
     monkeypatch.setattr(runner._LossRecorder, "on_train_batch_end", original)
     results = run_study(out, BUDGET)
     # Resumed: size a and its probes reused; b's pretraining went on from step 4.
-    assert results["timing"]["stages_skipped"] == 5
-    assert results["timing"]["stages_run"] == 5
+    assert results["timing"]["stages_skipped"] == 3
+    assert results["timing"]["stages_run"] == 3
     assert len(results["pretrain"]["b"]["loss"]) == BUDGET.pretrain_steps
     assert np.all(np.isfinite(results["pretrain"]["b"]["loss"]))
 
     for name in ("report.md", "results.json", "scaling.png", "boxes_scaling.png",
-                 "points_scaling.png", "mae_loss.png", "examples_boxes.png",
-                 "examples_points.png"):
+                 "mae_loss.png", "examples_boxes.png"):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
     saved = json.load(open(os.path.join(out, "results.json")))
     assert saved["summary"]["boxes"]["metric"] == "box_iou"
-    assert [r["size"] for r in saved["summary"]["points"]["rows"]] == ["a", "b"]
+    assert [r["size"] for r in saved["summary"]["boxes"]["rows"]] == ["a", "b"]
     assert saved["sizes"][0]["parameters"] < saved["sizes"][1]["parameters"]
     report = open(os.path.join(out, "report.md")).read()
     assert "## boxes" in report and "Pretrained beats random init at every size" in report
