@@ -50,6 +50,13 @@ def task_conclusion(task: str, rows: list[dict], pretrain: dict) -> dict:
     elif not all(learned):
         names = [r["size"] for r, ok in zip(rows, learned) if not ok]
         reasons.append(f"the readouts on {', '.join(names)} did not beat the trivial baseline")
+    if task == "points" and all(r["mae"] == 0 and r["random"] == 0 for r in rows):
+        delta = ", ".join(f"{r['size']} {_fmt(r['mae_delta'])} / {_fmt(r['random_delta'])}"
+                          for r in rows)
+        reasons.append(f"every points readout scored AJ 0 because it marked the query points "
+                       f"occluded (AJ needs predicted-visible points); position accuracy "
+                       f"<δ_avg, which ignores predicted visibility, was (pretrained / random) "
+                       f"{delta} against {_fmt(rows[0]['trivial_delta'])} for static points")
     drops = [p["loss_drop"] for p in pretrain.values() if p.get("loss_drop") is not None]
     if drops and max(drops) < 0.25:
         reasons.append(f"MAE pretraining lowered the reconstruction loss by at most "
@@ -85,6 +92,11 @@ def summarise(results: dict) -> dict:
                          "mae": entry["mae"]["metrics"].get(key),
                          "random": entry["random"]["metrics"].get(key),
                          "trivial": entry["mae"]["trivial"].get(key)})
+            if task == "points":
+                rows[-1].update({f"{name}_delta": source.get("average_pts_within_thresh")
+                                 for name, source in (("mae", entry["mae"]["metrics"]),
+                                                      ("random", entry["random"]["metrics"]),
+                                                      ("trivial", entry["mae"]["trivial"]))})
         if len(rows) < 2:
             continue
         summary[task] = {"metric": key, "higher_is_better": higher, "label": label,

@@ -60,3 +60,12 @@ def test_summarise_and_markdown_tables():
     assert "Pretrained beats random init at every size: **no** (a: yes, b: no)" in text
     assert "Pretrained beats random init on 0 of 1 tasks" in text
     assert "1.5 min" in text
+
+
+def test_points_all_occluded_is_explained():
+    rows = _rows([{"mae": 0.0, "random": 0.0, "trivial": 0.15, "mae_delta": 0.3,
+                   "random_delta": 0.25, "trivial_delta": 0.2},
+                  {"mae": 0.0, "random": 0.0, "trivial": 0.15, "mae_delta": 0.35,
+                   "random_delta": 0.3, "trivial_delta": 0.2}])
+    text = " ".join(task_conclusion("points", rows, {})["reasons"])
+    assert "marked the query points occluded" in text and "s1 0.35 / 0.3" in text
