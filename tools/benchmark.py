@@ -313,26 +313,35 @@ def _cpu_name():
     return platform.processor() or "unknown"
 
 
-def run_all(specs, backends):
-    """Measure the matmul peak, then every spec on every backend (progress with tqdm)."""
+def run_all(specs, backends, on_update=None, timeout=900):
+    """Measure the matmul peak, then every spec on every backend (progress with tqdm).
+
+    `on_update(report)` is called after every case with the report so far (cases not run
+    yet are listed with `"pending": True`), so an interrupted run keeps what it measured.
+    """
     from tqdm import tqdm
     peaks = matmul_peak()
     info = machine_info(peaks)
     results = []
     jobs = [(spec, backend) for spec in specs for backend in backends
             if backend in (spec.get("backends") or backends)]
-    for spec, backend in tqdm(jobs, desc="benchmark", unit="case"):
-        result = run_case(spec, backend)
+    official = official_status()
+    for i, (spec, backend) in enumerate(tqdm(jobs, desc="benchmark", unit="case")):
+        result = run_case(spec, backend, timeout)
         if result.get("flop_per_s"):
             result["peak_fraction"] = result["flop_per_s"] / info["peak_flop_per_s"]
         results.append(result)
         tqdm.write(_one_line(result))
-    info["load_end"] = os.getloadavg()
-    return {"machine": info, "official": official_status(), "results": results}
+        info["load_end"] = os.getloadavg()
+        if on_update:
+            pending = [{**s, "backend": b, "pending": True} for s, b in jobs[i + 1:]]
+            on_update({"machine": info, "official": official, "results": results + pending})
+    return {"machine": info, "official": official, "results": results}
 
 
 def _one_line(r):
-    head = f"{r['case']:8s} 4DS-{r['size'].upper():2s} b={r['batch']} {r['backend']:10s}"
+    head = (f"{r['case']:9s} 4DS-{r['size'].upper():2s} b={r['batch']} {r['frames']}x"
+            f"{r['resolution']} {r['backend']:10s}")
     if "error" in r or "skipped" in r:
         return f"{head} {r.get('error') or 'skipped: ' + r['skipped']}"
     return (f"{head} {r['clips_per_s']:.3f} clips/s {r['tokens_per_s']:.0f} tok/s "
@@ -360,10 +369,10 @@ def markdown(report, title, command):
         model = f"4DS-{r['size'].upper()}"
         shape = f"{r['frames']}x{r['resolution']}x{r['resolution']}"
         head = f"| {r['case']} | {model} | {r['batch']} | {shape} | {r['backend']} |"
-        if "error" in r or "skipped" in r:
-            why = (r.get("error") or r["skipped"]).replace("|", "/")
-            lines.append(f"{head} {'error: ' if 'error' in r else 'skipped: '}{why} |"
-                         + " |" * 9)
+        if "error" in r or "skipped" in r or r.get("pending"):
+            why = (r.get("error") or r.get("skipped") or "not run yet").replace("|", "/")
+            kind = "error: " if "error" in r else "skipped: " if "skipped" in r else ""
+            lines.append(f"{head} {kind}{why} |" + " |" * 9)
             continue
         gflops = f"{r['flop_per_s'] / 1e9:.1f}" if r.get("flop_per_s") else "n/a"
         frac = f"{r['peak_fraction']:.2f}" if r.get("peak_fraction") else "n/a"
@@ -381,7 +390,10 @@ def markdown(report, title, command):
               "warm-up (the first call, which compiles, is the `compile s` column); GFLOP/s "
               "counts matmul FLOPs analytically (2 per multiply-add: projections, attention, "
               "MLP, tubelet embedding); peak RSS is the worker process's high-water mark, "
-              "model RSS the mark before the first forward (libraries + weights).", ""]
+              "model RSS the mark before the first forward (libraries + weights). `long` rows: one "
+              "clip is the whole video (input column: its length), read window by window "
+              "(16 frames, stride 8) from an HDF5 file, time including compilation; their peak "
+              "RSS should not grow with the length.", ""]
     return "\n".join(lines)
 
 
@@ -439,13 +451,13 @@ SUITES = {
     "encoder": ("4DS-B encoder forward on this CPU (issue 2)", "benchmarks/encoder.md",
                 [("encoder", "b", 1, 3, None, None)]),
     "performance": ("keras4ds performance (issue 7)", "benchmarks/performance.md",
-                    [("encoder", "s", 1, 3, None, None), ("encoder", "s", 8, 1, None, None),
-                     ("encoder", "b", 1, 2, None, None), ("encoder", "b", 8, 1, None, None),
-                     ("depth", "b", 1, 1, None, None), ("mae", "b", 2, 1, None, None),
-                     ("readout", "b", 1, 1, None, None), ("attention", "s", 1, 3, None, None),
+                    [("encoder", "b", 1, 2, None, None), ("encoder", "s", 1, 3, None, None),
+                     ("attention", "s", 1, 3, None, None), ("encoder", "s", 8, 1, None, None),
                      # windowed inference: peak memory against video length (jax)
                      ("long", "ti", 1, 1, 32, ("jax",)), ("long", "ti", 1, 1, 128, ("jax",)),
-                     ("long", "ti", 1, 1, 512, ("jax",))]),
+                     ("long", "ti", 1, 1, 512, ("jax",)),
+                     ("depth", "b", 1, 1, None, None), ("readout", "b", 1, 1, None, None),
+                     ("mae", "b", 2, 1, None, None), ("encoder", "b", 8, 1, None, None)]),
 }
 
 
@@ -479,6 +491,7 @@ def parse_args(argv):
     p.add_argument("--torch-compile", action="store_true", help="torch.compile on torch")
     p.add_argument("--readout-params", type=int, default=1024, help="depth readout width P")
     p.add_argument("--readout-heads", type=int, default=16)
+    p.add_argument("--timeout", type=int, default=900, help="seconds allowed per case")
     p.add_argument("--json", help="write the full report as JSON here")
     p.add_argument("--markdown", help="write a markdown table here")
     args = p.parse_args(argv)
@@ -506,16 +519,20 @@ def main(argv=None):
                  for c in args.case for s in args.size for b in args.batch]
         json_path, md_path = args.json, args.markdown
         command = "python tools/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    report = run_all(specs, args.backend)
-    if json_path:
-        write_atomic(json_path, json.dumps(report, indent=1) + "\n")
-    text = markdown(report, title, command)
-    if md_path:
-        write_atomic(md_path, text)
-    if args.suite == "performance":  # benchmarks/encoder.md from the same run
-        subset = _encoder_subset(report)
-        title, stem, _ = SUITES["encoder"]
-        write_atomic(os.path.join(REPO, stem), markdown(subset, title, command))
+
+    def write(report):
+        if json_path:
+            write_atomic(json_path, json.dumps(report, indent=1) + "\n")
+        text = markdown(report, title, command)
+        if md_path:
+            write_atomic(md_path, text)
+        if args.suite == "performance":  # benchmarks/encoder.md from the same run
+            encoder_title, encoder_md, _ = SUITES["encoder"]
+            write_atomic(os.path.join(REPO, encoder_md),
+                         markdown(_encoder_subset(report), encoder_title, command))
+        return text
+    report = run_all(specs, args.backend, on_update=write, timeout=args.timeout)
+    text = write(report)
     print(text)
     return 1 if any("error" in r for r in report["results"]) else 0
 
