@@ -12,7 +12,7 @@ class _FeatureModel(keras.Model):
     """The selected states as a Keras model, so `predict` compiles it on every backend."""
 
     def __init__(self, encoder, indices):
-        super().__init__()
+        super().__init__(name="feature_model")
         self.encoder, self.indices = encoder, indices
 
     def call(self, video):

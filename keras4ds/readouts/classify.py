@@ -1,4 +1,5 @@
 """Classification readout: one learned query, softmax cross-entropy."""
+import keras
 import numpy as np
 from keras import ops
 
@@ -19,12 +20,18 @@ class ClassificationProbe(Probe):
                  num_heads=4, **kwargs):
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, **kwargs)
         self.num_classes = num_classes
+        # The learned query is fed as an external query: AttentionReadout's built-in
+        # single-query path squeezes an axis TF graphs cannot prove is 1.
+        self.query = self.add_weight(name="query", shape=(1, 1, num_params),
+                                     initializer=keras.initializers.RandomNormal(stddev=0.02))
         self.readout = AttentionReadout(num_classes=num_classes, num_params=num_params,
-                                        num_heads=num_heads, num_queries=1, name="readout")
-        self.readout.build(self.readout_features_shape)
+                                        num_heads=num_heads, external_queries=True, name="readout")
+        self.readout.build(self.readout_features_shape, (None, 1, num_params))
 
     def call(self, inputs):
-        return self.readout(self.readout_features(inputs))
+        features = self.readout_features(inputs)
+        query = ops.broadcast_to(self.query, (ops.shape(features)[0], 1, self.num_params))
+        return ops.reshape(self.readout(features, query), (-1, self.num_classes))
 
     def task_loss(self, targets, outputs):
         labels = ops.cast(targets["label"], "int32")
