@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def build(distribution, weights=None):
+def build(decoder, distribution, weights=None):
     import keras
 
     from helpers import tiny_encoder, tiny_mae
@@ -22,7 +22,7 @@ def build(distribution, weights=None):
     scope = distribution.scope() if distribution is not None else _null()
     with scope:
         encoder = tiny_encoder(width=32, depth=2, heads=4)
-        mae = tiny_mae(encoder=encoder, decoder=os.environ.get("DECODER", "standard"), seed=1,
+        mae = tiny_mae(encoder=encoder, decoder=decoder, seed=1,
                        decoder_heads=4)
     if weights is not None:
         for v, w in zip(mae.variables, weights):
@@ -59,14 +59,14 @@ def loss_and_grads(mae, video, mask, distribution):
     return float(loss), [np.asarray(g) for g in grads]
 
 
-def main():
+def compare(decoder):
     import jax
     import keras
 
     from keras4ds.distribution import data_parallel, layout_map, matching_rules, model_parallel
 
     keras.utils.set_random_seed(0)
-    single = build(None)
+    single = build(decoder, None)
     weights = [keras.ops.convert_to_numpy(v) for v in single.variables]
     video = np.random.default_rng(0).random((8, 4, 16, 16, 3)).astype("float32")
     mask = single.sample_mask(8, seed=4)
@@ -74,7 +74,7 @@ def main():
     ref_loss, ref_grads = loss_and_grads(single, video, mask, None)
     out["single"] = ref_loss
     for name, distribution in (("data", data_parallel()), ("model", model_parallel((2, 4)))):
-        mae = build(distribution, weights)
+        mae = build(decoder, distribution, weights)
         loss, grads = loss_and_grads(mae, video, mask, distribution)
         out[name] = loss
         # Largest gradient difference relative to the largest gradient (some gradients, e.g.
@@ -95,7 +95,11 @@ def main():
                     mismatched.append((v.path, expected, actual))
             out.update(unmatched=unmatched, mismatched=[str(m) for m in mismatched], sharded=sharded,
                        num_weights=len(mae.trainable_variables))
-    print("RESULT " + json.dumps(out))
+    return out
+
+
+def main():
+    print("RESULT " + json.dumps({kind: compare(kind) for kind in ("standard", "cross")}))
 
 
 if __name__ == "__main__":

@@ -25,17 +25,8 @@ def main():
     args = parser.parse_args()
 
     import keras
-    import tensorflow as tf
 
-    from helpers import tiny_encoder, tiny_mae
-    from keras4ds.mae import pretrain
     from keras4ds.mae.checkpoint import TrainingCheckpointer
-
-    keras.utils.set_random_seed(0)
-    encoder = tiny_encoder(width=16, depth=1)
-    mae = tiny_mae(encoder=encoder, seed=3)
-    videos = np.random.default_rng(0).random((2 * STEPS, 4, 16, 16, 3)).astype("float32")
-    dataset = tf.data.Dataset.from_tensor_slices(videos).batch(2)
 
     class Killer(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -64,12 +55,29 @@ def main():
 
         TrainingCheckpointer.save = save_then_die
 
-    pretrain(encoder, dataset, STEPS, mae=mae, learning_rate=1e-3, warmup_steps=2,
-             checkpoint_dir=args.checkpoint_dir, checkpoint_every=3, resume=args.resume,
-             callbacks=[Killer()], verbose=0)
+    weights = train(args.checkpoint_dir, args.resume, [Killer()])
     tmp = args.out + ".tmp.npz"
-    np.savez(tmp, *[keras.ops.convert_to_numpy(v) for v in mae.variables])
+    np.savez(tmp, *weights)
     os.replace(tmp, args.out)
+
+
+def train(checkpoint_dir=None, resume=False, callbacks=()):
+    """Train the tiny MAE for STEPS steps; returns its final variables as numpy arrays."""
+    import keras
+    import tensorflow as tf
+
+    from helpers import tiny_encoder, tiny_mae
+    from keras4ds.mae import pretrain
+
+    keras.utils.set_random_seed(0)
+    encoder = tiny_encoder(width=16, depth=1)
+    mae = tiny_mae(encoder=encoder, seed=3)
+    videos = np.random.default_rng(0).random((2 * STEPS, 4, 16, 16, 3)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(videos).batch(2)
+    pretrain(encoder, dataset, STEPS, mae=mae, learning_rate=1e-3, warmup_steps=2,
+             checkpoint_dir=checkpoint_dir, checkpoint_every=3, resume=resume,
+             callbacks=list(callbacks), verbose=0)
+    return [keras.ops.convert_to_numpy(v) for v in mae.variables]
 
 
 if __name__ == "__main__":
