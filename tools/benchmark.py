@@ -39,8 +39,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
 CASES = ("encoder", "depth", "mae", "readout", "long", "attention")
-OFFICIAL_PACKAGES = {"official Flax (representations4d)": "representations4d",
-                     "PyTorch port (scaling4d_pytorch)": "scaling4d_pytorch"}
+# Reference implementations and the module that would make them importable. The PyTorch
+# port (NIRVANALAN/torch-representations4d) is a folder of scripts with no package name.
+OFFICIAL_PACKAGES = {"official Flax (google-deepmind/representations4d)": "representations4d",
+                     "PyTorch port (NIRVANALAN/torch-representations4d)": None}
 
 
 # ----------------------------------------------------------------------------- FLOP counts
@@ -282,7 +284,8 @@ def run_case(spec, backend, timeout=900):
 def official_status():
     """Which reference implementations are importable (we time only what is installed)."""
     return {name: ("installed; no adapter in this harness yet, not measured"
-                   if importlib.util.find_spec(module) else "not installed, not measured")
+                   if module and importlib.util.find_spec(module)
+                   else "not installed, not measured")
             for name, module in OFFICIAL_PACKAGES.items()}
 
 
