@@ -57,8 +57,15 @@ def task_conclusion(task: str, rows: list[dict], pretrain: dict) -> dict:
                        f"occluded (AJ needs predicted-visible points); position accuracy "
                        f"<δ_avg, which ignores predicted visibility, was (pretrained / random) "
                        f"{delta} against {_fmt(rows[0]['trivial_delta'])} for static points")
+    last = [p["last_loss"] for p in pretrain.values() if p.get("last_loss") is not None]
+    if last and min(last) > 0.9:
+        reasons.append(f"MAE pretraining ended at a loss of {min(last):.3f} at best, next to "
+                       f"1.0, the loss of predicting every hidden patch as its mean (targets "
+                       f"are per-patch normalised to unit variance): the encoders had not "
+                       f"yet learned to reconstruct, so pretrained and random-init features "
+                       f"are still alike")
     drops = [p["loss_drop"] for p in pretrain.values() if p.get("loss_drop") is not None]
-    if drops and max(drops) < 0.25:
+    if drops and max(drops) < 0.25 and not (last and min(last) > 0.9):
         reasons.append(f"MAE pretraining lowered the reconstruction loss by at most "
                        f"{100 * max(drops):.0f}%: pretraining at this budget is short")
     ties = [r["size"] for r in rows if not better(task, r["mae"], r["random"])
@@ -124,6 +131,10 @@ def render_markdown(results: dict) -> str:
         f"frozen readouts trained for {budget['probe_steps']} steps of batch "
         f"{budget['probe_batch']} on {budget['probe_train_clips']} scenes and evaluated on "
         f"{budget['eval_clips']} held-out scenes.",
+        "",
+        "Runs in this folder (wall time, stages run, 1-minute load average at the end): "
+        + "; ".join(f"{r['seconds'] / 60:.1f} min, {r['stages_run']} stages, load "
+                    f"{r['load_average']:.1f}" for r in results.get("runs", [])) + ".",
         "",
         f"Wall time of this run: {timing['total_seconds'] / 60:.1f} min "
         f"({timing['stages_run']} stages run, {timing['stages_skipped']} reused from an "

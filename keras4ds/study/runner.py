@@ -227,6 +227,12 @@ def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
     summarise(results)
     plots.write_all(folder, results)
     results["timing"]["total_seconds"] = time.time() - start
+    runs_path = folder.path("runs.json")
+    runs = read_json(runs_path) if os.path.exists(runs_path) else []
+    runs.append({"seconds": results["timing"]["total_seconds"], "stages_run": progress["run"],
+                 "load_average": results["timing"]["load_average"]})
+    write_json(runs_path, runs)
+    results["runs"] = runs
     write_json(folder.path("results.json"), results)
     staged = folder.path(f"report.md.tmp-{os.getpid()}")
     with open(staged, "w") as f:

@@ -27,7 +27,8 @@ def test_conclusion_all_good_has_no_reasons():
 def test_conclusion_explains_failures_from_numbers():
     rows = _rows([{"mae": 0.33, "random": 0.32, "trivial": 0.31},
                   {"mae": 0.33, "random": 0.33, "trivial": 0.31}])
-    c = task_conclusion("depth", rows, {"s0": {"loss_drop": 0.1}, "s1": {"loss_drop": 0.12}})
+    c = task_conclusion("depth", rows, {"s0": {"loss_drop": 0.1, "last_loss": 0.5},
+                                        "s1": {"loss_drop": 0.12, "last_loss": 0.6}})
     assert not c["pretrained_beats_random"] and not c["largest_beats_smallest"]
     text = " ".join(c["reasons"])
     assert "trivial baseline" in text  # the head learned nothing
@@ -49,6 +50,7 @@ def test_summarise_and_markdown_tables():
                    "pretrain_steps": 10, "pretrain_batch": 2, "mask_ratio": 0.95,
                    "pretrain_clips": 4, "probe_steps": 3, "probe_batch": 2,
                    "probe_train_clips": 4, "eval_clips": 2},
+        "runs": [{"seconds": 90.0, "stages_run": 5, "load_average": 1.5}],
         "timing": {"total_seconds": 90.0, "stages_run": 5, "stages_skipped": 1,
                    "stage_seconds": 80.0, "load_average": 1.5},
     }
@@ -69,3 +71,11 @@ def test_points_all_occluded_is_explained():
                    "random_delta": 0.3, "trivial_delta": 0.2}])
     text = " ".join(task_conclusion("points", rows, {})["reasons"])
     assert "marked the query points occluded" in text and "s1 0.35 / 0.3" in text
+
+
+def test_mae_loss_at_the_mean_level_is_explained():
+    rows = _rows([{"mae": 0.5, "random": 0.5, "trivial": 0.1},
+                  {"mae": 0.5, "random": 0.5, "trivial": 0.1}])
+    c = task_conclusion("points", rows, {"s0": {"loss_drop": 0.2, "last_loss": 0.998}})
+    text = " ".join(c["reasons"])
+    assert "loss of 0.998" in text and "by at most" not in text

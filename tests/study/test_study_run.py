@@ -57,6 +57,7 @@ def test_study_writes_outputs_and_resumes_after_interruption(tmp_path, monkeypat
 
     again = run_study(out, BUDGET)
     assert again["timing"]["stages_run"] == 0
+    assert [r["stages_run"] for r in again["runs"]] == [3, 0]
     with pytest.raises(ValueError, match="another budget"):
         run_study(out, BUDGET.replace(probe_steps=3))
 
