@@ -48,8 +48,8 @@ def scaling_figures(folder, results: dict) -> list[str]:
         ax.legend(fontsize=8)
         paths.append(_save(fig, folder.path(f"{task}_scaling.png")))
     if summary:
-        fig, axes = plt.subplots(1, len(summary), figsize=(4.2 * len(summary), 3.6),
-                                 squeeze=False)
+        fig, axes = plt.subplots(1, len(summary), figsize=(4.6 * len(summary), 3.8),
+                                 squeeze=False, layout="constrained")
         for ax, (task, s) in zip(axes[0], summary.items()):
             _scaling_axes(ax, task, s)
         axes[0][0].legend(fontsize=8)

@@ -62,8 +62,7 @@ def task_conclusion(task: str, rows: list[dict], pretrain: dict) -> dict:
         reasons.append(f"MAE pretraining ended at a loss of {min(last):.3f} at best, next to "
                        f"1.0, the loss of predicting every hidden patch as its mean (targets "
                        f"are per-patch normalised to unit variance): the encoders had not "
-                       f"yet learned to reconstruct, so pretrained and random-init features "
-                       f"are still alike")
+                       f"yet learned to reconstruct")
     drops = [p["loss_drop"] for p in pretrain.values() if p.get("loss_drop") is not None]
     if drops and max(drops) < 0.25 and not (last and min(last) > 0.9):
         reasons.append(f"MAE pretraining lowered the reconstruction loss by at most "
