@@ -1,10 +1,10 @@
 """AdamW with linear warm-up and cosine decay for MAE pretraining."""
 import keras
 
-# Variable names (Keras `variable.name`, anchored) that get no weight decay: LayerNorm
-# scale/offset, biases, position embeddings and the decoder mask token.
-NO_DECAY_NAMES = ("^gamma$", "^beta$", "^bias$", "^embeddings$", "^position_embedding$",
-                  "^mask_token$")
+# Variables whose name is one of these get no weight decay: LayerNorm scale/offset, biases,
+# position embeddings and the decoder mask token. The optimizer sees "bias" on JAX/torch
+# but the TensorFlow variable name "path/to/bias:0" on TensorFlow, so both forms match.
+NO_DECAY_NAMES = (r"(^|/)(gamma|beta|bias|embeddings|position_embedding|mask_token)(:\d+)?$",)
 
 
 def make_optimizer(learning_rate=1.5e-4, steps=1000, warmup_steps=None, weight_decay=0.05,

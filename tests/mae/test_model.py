@@ -21,7 +21,7 @@ def test_outputs_and_targets_follow_the_mask(decoder, targets):
     prediction, target = mae({"video": video, "mask": mask})
     assert tuple(prediction.shape) == (2, targets, 2 * 4 * 4 * 3) == tuple(target.shape)
     # Each target row is the normalised pixels of a masked tubelet of that clip.
-    patches = patchify(video, (2, 4, 4)).reshape(2, N, -1)
+    patches = ops.convert_to_numpy(patchify(video, (2, 4, 4))).reshape(2, N, -1)
     normed = (patches - patches.mean(-1, keepdims=True)) / np.sqrt(patches.var(-1, keepdims=True) + 1e-6)
     target = ops.convert_to_numpy(target)
     for b in range(2):
@@ -37,7 +37,7 @@ def test_prediction_ignores_the_pixels_of_masked_tubelets(decoder):
     video = _video()
     mask = mae.sample_mask(2, seed=1)
     changed = video.copy()
-    token_pixels = patchify(changed, (2, 4, 4)).reshape(2, N, -1)
+    token_pixels = ops.convert_to_numpy(patchify(changed, (2, 4, 4))).reshape(2, N, -1)
     hidden = mask.reshape(2, 2, 4, 4)
     # Overwrite every masked tubelet with noise.
     for b, t, h, w in zip(*np.nonzero(hidden)):

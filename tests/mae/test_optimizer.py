@@ -16,6 +16,8 @@ def test_weight_decay_skips_norms_biases_position_embeddings_and_mask_token():
     mae = tiny_mae()
     optimizer = make_optimizer(0.1, steps=10, warmup_steps=0, weight_decay=0.5, clipnorm=None)
     variables = mae.trainable_variables
+    for v in variables:  # non-zero everywhere, so that decay shows on every weight
+        v.assign(np.full(v.shape, 0.5, "float32"))
     before = [ops.convert_to_numpy(v) for v in variables]
     optimizer.apply_gradients([(ops.zeros(v.shape), v) for v in variables])
     decayed = {v.path for v, b in zip(variables, before)
