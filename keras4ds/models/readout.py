@@ -104,8 +104,8 @@ class AttentionReadout(keras.layers.Layer):
                                      (batch, self.num_queries, heads, head_dim))
         token = ops.dot_product_attention(query, self.key_embedding(x), self.value_embedding(x))
         num_queries = query.shape[1]
-        token = ops.reshape(token, (batch, -1, self.num_params))
-        token = ops.reshape(query, (batch, -1, self.num_params)) + self.token_dense(token)
+        flat = (batch, -1 if num_queries is None else num_queries, self.num_params)
+        token = ops.reshape(query, flat) + self.token_dense(ops.reshape(token, flat))
         token = token + self.mlp(self.mlp_norm(token))
         if num_queries == 1:
             token = ops.squeeze(token, axis=1)

@@ -69,3 +69,16 @@ def test_preset_round_trip(tmp_path):
     restored = keras4ds.load_preset(out)
     np.testing.assert_allclose(ops.convert_to_numpy(restored(video)),
                                ops.convert_to_numpy(model(video)), rtol=1e-5, atol=1e-6)
+
+
+def test_single_query_readout_trains_in_a_compiled_graph():
+    """Q == 1 squeezes the query axis; that must also work inside compiled `fit`."""
+    from keras4ds.models import AttentionReadout
+
+    features = keras.Input((4, 6, 16))
+    logits = AttentionReadout(num_classes=3, num_params=16, num_heads=2, num_queries=1)(features)
+    model = keras.Model(features, logits)
+    assert tuple(model.output_shape) == (None, 3)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).normal(size=(4, 4, 6, 16)).astype("float32")
+    model.fit(x, np.array([0, 1, 2, 0]), batch_size=2, epochs=1, verbose=0)
