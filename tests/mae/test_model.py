@@ -84,3 +84,19 @@ def test_tube_masking_model_masks_whole_tubes():
     prediction, _ = mae(_video())
     assert tuple(prediction.shape) == (2, 16, 96)
     assert keras.backend.standardize_dtype(prediction.dtype) == "float32"
+
+
+def test_fit_on_bare_arrays_with_mixed_bfloat16():
+    from keras4ds.mae import make_optimizer
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mae = tiny_mae()
+        mae.compile(optimizer=make_optimizer(1e-3, steps=2, warmup_steps=1))
+        history = mae.fit(_video(4), epochs=1, batch_size=2, verbose=0)
+        prediction, _ = mae(_video())
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(history.history["loss"][0])
+    assert keras.backend.standardize_dtype(prediction.dtype) == "float32"
+    assert mae.encoder.blocks[0].mlp.dense_in.compute_dtype == "bfloat16"
