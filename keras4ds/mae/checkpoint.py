@@ -4,9 +4,22 @@ Orbax writes each step into a temporary folder and renames it into place when co
 so a process killed mid-write leaves no half checkpoint that `latest_step` would return.
 """
 import os
+import re
 
 import keras
 import numpy as np
+
+
+def _path(variable):
+    """Variable path without the uniquifying suffix Keras gives a second model of the same
+    name in one process ("four_ds_encoder_1/..." -> "four_ds_encoder/...")."""
+    return re.sub(r"^([^/]+?)(_\d+)?/", r"\1/", variable.path)
+
+
+def _signature(group, variables):
+    """Shapes and (for model variables) paths, to check that a checkpoint fits a model.
+    Optimizer variable names embed model paths, so only their shapes are compared."""
+    return [f"{_path(v) if group == 'model' else ''}:{list(v.shape)}" for v in variables]
 
 
 def _variables(model, optimizer):
@@ -34,7 +47,7 @@ class TrainingCheckpointer:
         arrays = {group: {f"{i:05d}": np.asarray(keras.ops.convert_to_numpy(v.value))
                           for i, v in enumerate(variables)}
                   for group, variables in groups.items()}
-        paths = {group: [v.path for v in variables] for group, variables in groups.items()}
+        paths = {group: _signature(group, variables) for group, variables in groups.items()}
         self.manager.save(step, args=self._ocp.args.Composite(
             state=self._ocp.args.StandardSave(arrays), meta=self._ocp.args.JsonSave(paths)))
         self.manager.wait_until_finished()
@@ -49,7 +62,7 @@ class TrainingCheckpointer:
         groups = _variables(model, optimizer)
         for group, variables in groups.items():
             saved_paths = restored["meta"][group]
-            current = [v.path for v in variables]
+            current = _signature(group, variables)
             if saved_paths != current:
                 raise ValueError(f"checkpoint {self.directory}/{step} holds {group} variables "
                                  f"{len(saved_paths)} that do not match this model's "
