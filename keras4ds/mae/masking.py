@@ -7,7 +7,7 @@ Tokens are ordered t, then h, then w, as in `FourDSEncoder.tokens`.
 import numpy as np
 from keras import ops
 
-from keras4ds.models.validation import _is_concrete
+from keras4ds.models.validation import is_concrete
 
 
 def num_masked(grid, mask_ratio, tube_masking=False):
@@ -64,7 +64,7 @@ def check_mask(mask, num_tokens, grid, expected_masked):
     elif len(shape) != 2 or shape[1] != num_tokens:
         raise ValueError(f"expected a mask of shape (B, {num_tokens}) or (B, {', '.join(map(str, grid))}) "
                          f"with True = masked, got {shape}")
-    if _is_concrete(mask):
+    if is_concrete(mask):
         counts = ops.convert_to_numpy(mask).reshape(shape[0], -1).astype(bool).sum(axis=1)
         if not np.all(counts == expected_masked):
             raise ValueError(f"every mask row must mask exactly {expected_masked} tokens "

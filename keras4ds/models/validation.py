@@ -4,7 +4,7 @@ import numpy as np
 from keras import ops
 
 
-def _is_concrete(x):
+def is_concrete(x):
     """True for eager values whose contents can be read now (not traced or symbolic)."""
     if isinstance(x, np.ndarray):
         return True
@@ -41,7 +41,7 @@ def check_video(video, expected_shape):
     if "int" in dtype or "bool" in dtype:
         raise TypeError(f"expected a float video in [0, 1], got dtype {dtype}; "
                         f"convert uint8 frames with `frames / 255.0`")
-    if _is_concrete(video):
+    if is_concrete(video):
         low, high = float(ops.min(video)), float(ops.max(video))
         if not (np.isfinite(low) and np.isfinite(high)):
             raise ValueError("video contains NaN or infinite values")
