@@ -38,11 +38,13 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
-CASES = ("encoder", "depth", "mae", "readout", "long", "attention")
-# Reference implementations and the module that would make them importable. The PyTorch
-# port (NIRVANALAN/torch-representations4d) is a folder of scripts with no package name.
-OFFICIAL_PACKAGES = {"official Flax (google-deepmind/representations4d)": "representations4d",
-                     "PyTorch port (NIRVANALAN/torch-representations4d)": None}
+CASES = ("encoder", "depth", "mae", "readout", "long", "attention", "official")
+# The official Flax model runs in a Python that can import `representations4d` (a separate
+# virtual environment: it is not a keras4ds dependency).
+DEFAULT_OFFICIAL_PYTHON = "/opt/r4d-venv/bin/python"
+TORCH_PORT_STATUS = (
+    "none on PyPI; the one public port found (github.com/NIRVANALAN/torch-representations4d) "
+    "is a folder of scripts (no package, no release), not measured")
 
 
 # ----------------------------------------------------------------------------- FLOP counts
@@ -220,13 +222,137 @@ def _attention_case(spec):
             "peak_rss_mb": _rss_mb()}
 
 
+def official_format_arrays(width, depth, mlp_dim, num_heads, grid, patch_size, seed=0):
+    """Random float32 weights in the official `.npz` layout (DESIGN §3), keys `params/...`.
+
+    Every array (norms and biases too) is drawn at random so no value hides behind 0 or 1;
+    kernels are scaled by 1/sqrt(fan-in) so activations stay O(1) through the blocks.
+    """
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    head_dim = width // num_heads
+
+    def normal(shape, scale):
+        return (scale * rng.standard_normal(shape)).astype(np.float32)
+    patch_in = int(np.prod(patch_size)) * 3
+    arrays = {"params/encoder/patch_embedding/Conv_0/kernel":
+              normal((*patch_size, 3, width), patch_in ** -0.5),
+              "params/encoder/patch_embedding/Conv_0/bias": normal((width,), 0.02),
+              "params/encoder/posenc/embeddings": normal((*grid, width), 0.02)}
+    for i in range(depth):
+        block = f"params/processor/layers_{i}/"
+        for norm in ("attention_norm", "mlp_norm"):
+            arrays[block + norm + "/scale"] = 1.0 + normal((width,), 0.05)
+            arrays[block + norm + "/bias"] = normal((width,), 0.02)
+        for name in ("query", "key", "value"):
+            arrays[f"{block}attention/{name}/kernel"] = normal((width, num_heads, head_dim),
+                                                                width ** -0.5)
+            arrays[f"{block}attention/{name}/bias"] = normal((num_heads, head_dim), 0.02)
+        arrays[block + "attention/out/kernel"] = normal((num_heads, head_dim, width),
+                                                        width ** -0.5)
+        arrays[block + "attention/out/bias"] = normal((width,), 0.02)
+        arrays[block + "mlp/dense_in/kernel"] = normal((width, mlp_dim), width ** -0.5)
+        arrays[block + "mlp/dense_in/bias"] = normal((mlp_dim,), 0.02)
+        arrays[block + "mlp/dense_out/kernel"] = normal((mlp_dim, width), mlp_dim ** -0.5)
+        arrays[block + "mlp/dense_out/bias"] = normal((width,), 0.02)
+    return arrays
+
+
+def official_flax_forward(size, num_frames, image_size, patch_size):
+    """The official 4DS encoder (representations4d, as its depth demo builds it), jitted.
+
+    Returns `(params, video) -> h_{L-1}` `(B, N, D)`: the last entry of the official
+    processor's list, which stops one block short of the encoder (the last block's output
+    is never returned, so XLA drops that block).
+    """
+    import jax
+    from kauldron.modules import pos_embeddings
+    from representations4d.models import model as model_lib
+
+    from keras4ds.models.presets import size_config
+    config = size_config(size)
+    spec = {"num_heads": config["num_heads"], "num_layers": config["depth"],
+            "mlp_size": config["mlp_dim"]}
+    model = model_lib.Model(
+        encoder=model_lib.Tokenizer(
+            patch_embedding=model_lib.PatchEmbedding(patch_size=tuple(patch_size),
+                                                     num_features=config["width"]),
+            posenc=pos_embeddings.LearnedEmbedding(), posenc_axes=(-4, -3, -2)),
+        processor=model_lib.GeneralizedTransformer.from_spec(**spec))
+    return jax.jit(lambda params, video: model.apply(params, video)[-1])
+
+
+def _official_case(spec):
+    """Official Flax encoder against ours (jax) on the same `.npz` weights, interleaved.
+
+    Both read one official-format `.npz` (random weights): ours through
+    `keras4ds.load_official`, the official model through its own `checkpoint_utils`. Both
+    compute h_{L-1} (what the official model returns); the result carries both
+    throughputs, their ratio and the largest difference relative to the largest value.
+    """
+    if importlib.util.find_spec("representations4d") is None:
+        return {"skipped": "the official representations4d package is not importable here"}
+    import numpy as np
+    from keras import ops
+    from representations4d.utils import checkpoint_utils
+
+    import keras4ds
+    from keras4ds.inference import compile_forward
+    from keras4ds.models.presets import size_config
+    frames, res, batch = spec["frames"], spec["resolution"], spec["batch"]
+    config, patch = size_config(spec["size"]), (2, 16, 16)
+    grid = (frames // patch[0], res // patch[1], res // patch[2])
+    arrays = official_format_arrays(config["width"], config["depth"], config["mlp_dim"],
+                                    config["num_heads"], grid, patch)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "official_format.npz")
+        np.savez(path, **arrays)
+        del arrays
+        encoder = keras4ds.load_official(path)
+        params = checkpoint_utils.recover_tree(checkpoint_utils.npload(path))
+    official = official_flax_forward(spec["size"], frames, (res, res), patch)
+    stop = encoder.depth - 1
+    ours = compile_forward(lambda v: encoder.hidden_state(v, stop), encoder.variables)
+    video = np.random.default_rng(0).uniform(0, 1, (batch, frames, res, res, 3))
+    video = ops.convert_to_tensor(video.astype("float32"))
+    rss_model = _rss_mb()
+    start = time.perf_counter()
+    reference = np.asarray(official(params, video))
+    compile_official = time.perf_counter() - start
+    start = time.perf_counter()
+    got = ops.convert_to_numpy(ours(video))
+    compile_ours = time.perf_counter() - start
+    difference = float(np.abs(got - reference).max() / np.abs(reference).max())
+    times = {"ours": [], "official": []}
+    run = {"ours": lambda: ours(video),
+           "official": lambda: official(params, video).block_until_ready()}
+    for _ in range(spec["iters"]):
+        for name in ("official", "ours"):
+            times[name].append(_seconds(run[name]))
+    tokens = encoder.num_tokens
+    flops = encoder_flops(encoder.width, encoder.depth, encoder.mlp_dim, tokens,
+                          int(np.prod(patch)) * 3, batch, blocks=stop)
+    seconds = statistics.median(times["ours"])
+    official_seconds = statistics.median(times["official"])
+    return {"rss_model_mb": rss_model, "compile_s": compile_ours,
+            "official_compile_s": compile_official, "seconds_median": seconds,
+            "seconds_min": min(times["ours"]), "iters": spec["iters"],
+            "clips_per_s": batch / seconds, "tokens_per_s": batch * tokens / seconds,
+            "tokens_per_clip": tokens, "flops": flops, "flop_per_s": flops / seconds,
+            "official_clips_per_s": batch / official_seconds,
+            "official_seconds_median": official_seconds,
+            "ratio": official_seconds / seconds, "max_relative_difference": difference,
+            "blocks": stop, "peak_rss_mb": _rss_mb()}
+
+
 def run_worker(spec):
     """Time one case in this process; print one `BENCHMARK_RESULT {json}` line."""
     import keras
     backend = keras.backend.backend()
     result = {**spec, "backend": backend, "load_before": os.getloadavg()[0]}
-    if spec["case"] in ("long", "attention"):
-        case = _long_video_case if spec["case"] == "long" else _attention_case
+    if spec["case"] in ("long", "attention", "official"):
+        case = {"long": _long_video_case, "attention": _attention_case,
+                "official": _official_case}[spec["case"]]
         result.update(case(spec), load_after=os.getloadavg()[0])
         print(RESULT_TAG + json.dumps(result), flush=True)
         return
@@ -265,11 +391,12 @@ def _rss_mb():
 
 
 # ----------------------------------------------------------------------------- parent side
-def run_case(spec, backend, timeout=900):
-    """Run one case in a fresh subprocess under `backend`; returns its result dict."""
+def run_case(spec, backend, timeout=900, python=None):
+    """Run one case in a fresh subprocess under `backend` (with `python`, default this
+    interpreter); returns its result dict."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+    cmd = [python or sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -281,12 +408,33 @@ def run_case(spec, backend, timeout=900):
     return {**spec, "backend": backend, "error": " | ".join(tail) or f"exit {proc.returncode}"}
 
 
-def official_status():
-    """Which reference implementations are importable (we time only what is installed)."""
-    return {name: ("installed; no adapter in this harness yet, not measured"
-                   if module and importlib.util.find_spec(module)
-                   else "not installed, not measured")
-            for name, module in OFFICIAL_PACKAGES.items()}
+def find_official_python(requested=None):
+    """A Python that can import the official `representations4d` package, or None.
+
+    `requested` (e.g. `/opt/r4d-venv/bin/python`) is used when given; otherwise this
+    interpreter, then the `$KERAS4DS_OFFICIAL_PYTHON` and `/opt/r4d-venv/bin/python`
+    interpreters are tried. The package is never a keras4ds dependency.
+    """
+    candidates = [requested] if requested else [
+        sys.executable, os.environ.get("KERAS4DS_OFFICIAL_PYTHON"), DEFAULT_OFFICIAL_PYTHON]
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('representations4d') is None)"
+    for python in filter(None, candidates):
+        if python == sys.executable and importlib.util.find_spec("representations4d"):
+            return python
+        if os.path.exists(python) and subprocess.run(
+                [python, "-c", probe], capture_output=True).returncode == 0:
+            return python
+    if requested:
+        raise SystemExit(f"--official-python {requested}: cannot import representations4d")
+    return None
+
+
+def official_status(official_python):
+    """What the report says about each reference implementation."""
+    flax = (f"measured with {official_python} (rows `official` below)" if official_python
+            else "not installed, not measured (see --official-python)")
+    return {"official Flax (google-deepmind/representations4d)": flax,
+            "PyTorch port": TORCH_PORT_STATUS}
 
 
 def machine_info(peaks):
@@ -316,7 +464,7 @@ def _cpu_name():
     return platform.processor() or "unknown"
 
 
-def run_all(specs, backends, on_update=None, timeout=900):
+def run_all(specs, backends, on_update=None, timeout=900, official_python=None):
     """Measure the matmul peak, then every spec on every backend (progress with tqdm).
 
     `on_update(report)` is called after every case with the report so far (cases not run
@@ -328,9 +476,14 @@ def run_all(specs, backends, on_update=None, timeout=900):
     results = []
     jobs = [(spec, backend) for spec in specs for backend in backends
             if backend in (spec.get("backends") or backends)]
-    official = official_status()
+    official = official_status(official_python)
     for i, (spec, backend) in enumerate(tqdm(jobs, desc="benchmark", unit="case")):
-        result = run_case(spec, backend, timeout)
+        if spec["case"] == "official" and not official_python:
+            result = {**spec, "backend": backend,
+                      "skipped": "representations4d not installed (see --official-python)"}
+        else:
+            python = official_python if spec["case"] == "official" else None
+            result = run_case(spec, backend, timeout, python)
         if result.get("flop_per_s"):
             result["peak_fraction"] = result["flop_per_s"] / info["peak_flop_per_s"]
         results.append(result)
@@ -369,6 +522,8 @@ def markdown(report, title, command):
              "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
              "| ---: | --- |"]
     for r in report["results"]:
+        if r["case"] == "official":
+            continue
         model = f"4DS-{r['size'].upper()}"
         shape = f"{r['frames']}x{r['resolution']}x{r['resolution']}"
         head = f"| {r['case']} | {model} | {r['batch']} | {shape} | {r['backend']} |"
@@ -388,6 +543,7 @@ def markdown(report, title, command):
     lines += _attention_rows(report["results"])
     lines += ["", "Reference implementations (same weights, same run):", ""]
     lines += [f"- {name}: {status}" for name, status in report["official"].items()]
+    lines += _official_rows(report["results"])
     lines += ["", "GPU: not measured (no GPU in this run).", "",
               "Columns: clips/s and tokens/s from the median of the timed iterations after "
               "warm-up (the first call, which compiles, is the `compile s` column); GFLOP/s "
@@ -438,6 +594,36 @@ def _attention_rows(results):
             "tensorflow, the same SDPA call on torch), same weights, interleaved iterations:", "",
             "| model | batch | backend | generic clips/s | ours clips/s | speed-up | "
             "max relative difference |", "| --- | ---: | --- | ---: | ---: | ---: | ---: |", *rows]
+
+
+def _official_rows(results):
+    """Markdown lines for the official-Flax comparison (ours / official > 1: ours faster)."""
+    rows = []
+    for r in results:
+        if r["case"] != "official":
+            continue
+        head = (f"| 4DS-{r['size'].upper()} | {r['batch']} | "
+                f"{r['frames']}x{r['resolution']}x{r['resolution']} |")
+        if "clips_per_s" not in r:
+            why = (r.get("error") or r.get("skipped") or "not run yet").replace("|", "/")
+            rows.append(f"{head} {why} |" + " |" * 6)
+            continue
+        rows.append(f"{head} {r['clips_per_s']:.3f} | {r['official_clips_per_s']:.3f} | "
+                    f"{r['ratio']:.2f} | {r['max_relative_difference']:.1e} | "
+                    f"{r['compile_s']:.1f} / {r['official_compile_s']:.1f} | {r['iters']} | "
+                    f"{r['load_before']:.2f}->{r['load_after']:.2f} |")
+    if not rows:
+        return []
+    return ["", "Official Flax encoder (representations4d, built as its depth demo builds it) "
+            "against keras4ds on the jax backend, in one process, on the same official-format "
+            "`.npz` (random weights; ours loaded by `keras4ds.load_official`, theirs by "
+            "`checkpoint_utils.recover_tree`), same input, both `jax.jit`, iterations "
+            "interleaved. Both compute h_{L-1}, the last state the official model returns (its "
+            "last block's output is never returned, so XLA drops it). Ratio = ours clips/s / "
+            "official clips/s; the difference is max |ours - official| / max |official|:", "",
+            "| model | batch | input | keras4ds clips/s | official clips/s | ratio | "
+            "max relative difference | compile s (ours / official) | iters | load |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |", *rows]
 
 
 def write_atomic(path, text):
@@ -495,6 +681,9 @@ def parse_args(argv):
     p.add_argument("--readout-params", type=int, default=1024, help="depth readout width P")
     p.add_argument("--readout-heads", type=int, default=16)
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per case")
+    p.add_argument("--official-python", help="a Python that imports the official "
+                   "representations4d package (default: found automatically, e.g. "
+                   f"{DEFAULT_OFFICIAL_PYTHON})")
     p.add_argument("--json", help="write the full report as JSON here")
     p.add_argument("--markdown", help="write a markdown table here")
     args = p.parse_args(argv)
@@ -534,7 +723,11 @@ def main(argv=None):
             write_atomic(os.path.join(REPO, encoder_md),
                          markdown(_encoder_subset(report), encoder_title, command))
         return text
-    report = run_all(specs, args.backend, on_update=write, timeout=args.timeout)
+    official_python = None
+    if any(spec["case"] == "official" for spec in specs):
+        official_python = find_official_python(args.official_python)
+    report = run_all(specs, args.backend, on_update=write, timeout=args.timeout,
+                     official_python=official_python)
     text = write(report)
     print(text)
     return 1 if any("error" in r for r in report["results"]) else 0

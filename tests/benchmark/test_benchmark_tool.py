@@ -66,7 +66,7 @@ def test_markdown_and_json_reports(tmp_path):
         "machine": {"cpu": "test cpu", "cores": 2, "platform": "linux", "python": "3.11",
                     "matmul_peak_flop_per_s": {"numpy": 1e11}, "peak_flop_per_s": 1e11,
                     "load_start": (0.1, 0, 0), "load_end": (0.2, 0, 0)},
-        "official": benchmark.official_status(),
+        "official": benchmark.official_status(None),
         "results": [
             {**TINY, "backend": "jax", "clips_per_s": 2.0, "tokens_per_s": 16.0, "flops": 5e10,
              "flop_per_s": 5e10, "peak_fraction": 0.5, "peak_rss_mb": 900.0,
@@ -81,12 +81,18 @@ def test_markdown_and_json_reports(tmp_path):
              "rss_model_mb": 800.0, "compile_s": None, "iters": 2, "load_before": 0.1,
              "load_after": 0.2},
             {**TINY, "backend": "torch", "error": "boom | bang"},
-            {**TINY, "case": "mae", "backend": "jax", "skipped": "package not present yet"}]}
+            {**TINY, "case": "mae", "backend": "jax", "skipped": "package not present yet"},
+            {**TINY, "case": "official", "backend": "jax", "clips_per_s": 3.0,
+             "official_clips_per_s": 2.0, "ratio": 1.5, "max_relative_difference": 2e-7,
+             "compile_s": 1.0, "official_compile_s": 2.0, "iters": 2, "load_before": 0.1,
+             "load_after": 0.2}]}
     text = benchmark.markdown(report, "title", "python tools/benchmark.py --x")
     assert "| encoder | 4DS-TI | 2 | 4x32x32 | jax | 2.000 | 16 | 50.0 | 0.50 | 900 |" in text
     assert "error: boom / bang" in text and "skipped: package not present yet" in text
     assert "| 4DS-TI | jax | 2 | 2.000 | 2 | 0.500 | 4.00 |" in text  # MAE s/clip vs forward
     assert "| 4DS-TI | 2 | jax | 2.000 | 3.000 | 1.50 | 1.0e-07 |" in text  # attention A/B
+    assert "| 4DS-TI | 2 | 4x32x32 | 3.000 | 2.000 | 1.50 | 2.0e-07 | 1.0 / 2.0 | 2 |" in text
+    assert "| official |" not in text  # official rows only in their own table
     assert "not installed, not measured" in text and "GPU: not measured" in text
     path = tmp_path / "out" / "report.json"
     benchmark.write_atomic(str(path), json.dumps(report))
