@@ -16,16 +16,22 @@ class FourDSEncoder(keras.Model):
 
     `hidden_states(video)` gives `[h_0, ..., h_L]` (h_j = state after j blocks). There is
     no CLS token and no final norm, as in the official model.
+
+    `remat=True` rematerialises every block in the backward pass (`keras.remat`:
+    `jax.checkpoint`, `tf.recompute_grad`, `torch.utils.checkpoint`): only each block's
+    input is kept for the gradient, the block's internals are recomputed. Same outputs and
+    gradients, less activation memory, about one extra forward pass of compute.
     """
 
     def __init__(self, width, depth, mlp_dim, num_heads, num_frames=16, image_size=(224, 224),
-                 patch_size=(2, 16, 16), layer_norm_epsilon=1e-6, **kwargs):
+                 patch_size=(2, 16, 16), layer_norm_epsilon=1e-6, remat=False, **kwargs):
         super().__init__(**kwargs)
         self.width, self.depth, self.mlp_dim, self.num_heads = width, depth, mlp_dim, num_heads
         self.num_frames = num_frames
         self.image_size = tuple(image_size)
         self.patch_size = tuple(patch_size)
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.remat = bool(remat)
         sizes = (num_frames, *self.image_size)
         if any(s % p for s, p in zip(sizes, self.patch_size)):
             raise ValueError(f"input (T, H, W) = {sizes} must be divisible by patch_size "
@@ -71,7 +77,7 @@ class FourDSEncoder(keras.Model):
     def run_blocks(self, tokens, start=0, stop=None):
         """Apply blocks `start .. stop-1` to `(B, n, D)` tokens (any n, e.g. visible ones)."""
         for block in self.blocks[start:stop]:
-            tokens = block(tokens)
+            tokens = _remat_call(block, tokens) if self.remat else block(tokens)
         return tokens
 
     def call(self, video):
@@ -80,8 +86,8 @@ class FourDSEncoder(keras.Model):
     def hidden_states(self, video):
         """List of L+1 arrays `(B, N, D)`; entry j is the state after j blocks."""
         states = [self.tokens(video)]
-        for block in self.blocks:
-            states.append(block(states[-1]))
+        for i in range(self.depth):
+            states.append(self.run_blocks(states[-1], i, i + 1))
         return states
 
     def hidden_state(self, video, index):
@@ -120,7 +126,16 @@ class FourDSEncoder(keras.Model):
         return {"name": self.name, "trainable": self.trainable, "width": self.width,
                 "depth": self.depth, "mlp_dim": self.mlp_dim, "num_heads": self.num_heads,
                 "num_frames": self.num_frames, "image_size": self.image_size,
-                "patch_size": self.patch_size, "layer_norm_epsilon": self.layer_norm_epsilon}
+                "patch_size": self.patch_size, "layer_norm_epsilon": self.layer_norm_epsilon,
+                "remat": self.remat}
+
+
+def _remat_call(block, tokens):
+    """`block(tokens)` rematerialised in the backward pass. A fresh function per call:
+    `jax.checkpoint` caches its trace per function, and a cached trace of `block.call` (what
+    `keras.RematScope` wraps) would keep the weights of the first trace (stale or leaked
+    tracers, keras#20936). Positional arguments only (tf.recompute_grad, keras#21207)."""
+    return keras.remat(lambda x: block(x))(tokens)
 
 
 def official_readout_index(num_blocks, readout_depth=0.95):
