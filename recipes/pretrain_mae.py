@@ -45,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--decoder-heads", type=int, default=8)
     p.add_argument("--no-norm-pix-loss", action="store_true", help="loss on raw pixels")
     p.add_argument("--mixed-bf16", action="store_true", help="mixed_bfloat16 dtype policy")
+    p.add_argument("--remat", action="store_true",
+                   help="rematerialise encoder blocks in the backward pass (less memory, ~1 more forward)")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--seed", type=int, default=0)
@@ -89,7 +91,7 @@ def make_encoder(args):
     if missing:
         raise SystemExit(f"give --size or all of --width --depth --mlp-dim --heads (missing {missing})")
     return FourDSEncoder(**config, num_frames=args.frames, image_size=(args.image_size,) * 2,
-                         patch_size=tuple(args.patch))
+                         patch_size=tuple(args.patch), remat=args.remat)
 
 
 def tensorboard_callbacks(out_dir):
