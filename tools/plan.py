@@ -8,6 +8,10 @@ moments and activations (bfloat16 by default) without and with remat of encoder 
 Weights are sharded by keras4ds.distribution's LayoutMap rules over the "model" axis.
 """
 import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from keras4ds.distribution.plan import plan
 

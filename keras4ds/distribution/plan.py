@@ -97,11 +97,16 @@ def plan(size, mesh, batch, num_frames=16, image_size=224, patch_size=(2, 16, 16
     act = activation_bytes
 
     def block_activations(n, d, m, h, queries=None):
-        """Bytes saved for the backward pass by one pre-norm block over n tokens."""
+        """Bytes saved for the backward pass by one pre-norm block over n tokens (q queries).
+
+        Calibrated on XLA's memory analysis of the compiled jax step (benchmarks/mae.md,
+        tools/plan_vs_xla.py): q/k/v and the attention output are kept in two layouts
+        (tokens-first and heads-first), and the logits are kept next to the probabilities."""
         q = n if queries is None else queries
         replicated = 4 * q * d                       # residual in/out, two LayerNorm outputs
-        sharded = (3 * n * d + q * d + 2 * q * m) / model_size  # q/k/v, attention out, MLP pre/post GELU
-        probs = h * q * n / model_size               # attention probabilities
+        sharded = (2 * (2 * n * d + 2 * q * d) + 2 * q * m) / model_size  # q/k/v + attention out
+        # in two layouts, MLP pre/post GELU
+        probs = 2 * h * q * n / model_size           # attention logits and probabilities
         return b * act * (replicated + sharded + probs)
 
     encoder_full = depth * block_activations(visible, width, mlp_dim, heads)
