@@ -38,7 +38,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
-CASES = ("encoder", "depth", "mae", "readout", "long", "attention", "official")
+CASES = ("encoder", "depth", "mae", "readout", "long", "attention", "attention_depth",
+         "official")
 # The official Flax model runs in a Python that can import `representations4d` (a separate
 # virtual environment: it is not a keras4ds dependency).
 DEFAULT_OFFICIAL_PYTHON = "/opt/r4d-venv/bin/python"
@@ -189,36 +190,41 @@ def _long_video_case(spec):
 
 
 def _attention_case(spec):
-    """Encoder forward with `layers.multi_head_attention` (ours) and, interleaved, with
-    `keras.ops.dot_product_attention` (the backend's generic one) on the same weights."""
+    """Forward with `layers.heads_first_attention` against, interleaved, the backend's
+    `keras.ops.dot_product_attention`, on the same weights: the measurement behind
+    `layers.heads_first_attention_is_faster`. Case `attention` times the encoder,
+    `attention_depth` the depth model (encoder + cross-attention readout)."""
     import numpy as np
     from keras import ops
 
     from keras4ds.inference import compile_forward
     from keras4ds.models import layers
-    encoder, video, flops, tokens = _build("encoder", spec)
+    model, video, flops, tokens = _build(
+        "depth" if spec["case"] == "attention_depth" else "encoder", spec)
     video = _to_backend(video)
-    ours = layers.multi_head_attention
-    layers.multi_head_attention = ops.dot_product_attention
+    chosen, forwards, outputs = layers.multi_head_attention, {}, {}
     try:
-        generic = compile_forward(encoder.call, encoder.variables)
-        reference = ops.convert_to_numpy(generic(video))
+        for name, attention in (("generic", ops.dot_product_attention),
+                                ("heads_first", layers.heads_first_attention)):
+            layers.multi_head_attention = attention  # read when the forward is traced
+            forwards[name] = compile_forward(model.call, model.variables)
+            outputs[name] = ops.convert_to_numpy(forwards[name](video))
     finally:
-        layers.multi_head_attention = ours
-    fast = compile_forward(encoder.call, encoder.variables)
+        layers.multi_head_attention = chosen
     rss_model = _rss_mb()
-    difference = np.abs(ops.convert_to_numpy(fast(video)) - reference).max()
-    times = {"fast": [], "generic": []}
+    difference = np.abs(outputs["heads_first"] - outputs["generic"]).max()
+    times = {"heads_first": [], "generic": []}
     for _ in range(spec["iters"]):
-        for name, fn in (("generic", generic), ("fast", fast)):
+        for name, fn in forwards.items():
             times[name].append(_seconds(lambda: ops.convert_to_numpy(fn(video))))
-    seconds = statistics.median(times["fast"])
+    seconds = statistics.median(times["heads_first"])
     return {"rss_model_mb": rss_model, "compile_s": None, "seconds_median": seconds,
-            "seconds_min": min(times["fast"]), "iters": spec["iters"],
+            "seconds_min": min(times["heads_first"]), "iters": spec["iters"],
             "clips_per_s": spec["batch"] / seconds, "tokens_per_s": spec["batch"] * tokens / seconds,
             "tokens_per_clip": tokens, "flops": flops, "flop_per_s": flops / seconds,
             "generic_clips_per_s": spec["batch"] / statistics.median(times["generic"]),
-            "max_relative_difference": float(difference / np.abs(reference).max()),
+            "heads_first_chosen": layers.heads_first_attention_is_faster(),
+            "max_relative_difference": float(difference / np.abs(outputs["generic"]).max()),
             "peak_rss_mb": _rss_mb()}
 
 
@@ -349,10 +355,11 @@ def run_worker(spec):
     """Time one case in this process; print one `BENCHMARK_RESULT {json}` line."""
     import keras
     backend = keras.backend.backend()
+    keras.config.set_dtype_policy(spec.get("policy", "float32"))
     result = {**spec, "backend": backend, "load_before": os.getloadavg()[0]}
-    if spec["case"] in ("long", "attention", "official"):
+    if spec["case"] in ("long", "attention", "attention_depth", "official"):
         case = {"long": _long_video_case, "attention": _attention_case,
-                "official": _official_case}[spec["case"]]
+                "attention_depth": _attention_case, "official": _official_case}[spec["case"]]
         result.update(case(spec), load_after=os.getloadavg()[0])
         print(RESULT_TAG + json.dumps(result), flush=True)
         return
@@ -368,7 +375,8 @@ def run_worker(spec):
         from keras4ds.inference import compile_forward
         model, video, flops, tokens = _build(spec["case"], spec)
         video = _to_backend(video)
-        call = compile_forward(model.call, model.variables, spec["torch_compile"])
+        call = compile_forward(model.call, model.variables, spec["torch_compile"],
+                               spec.get("tf_xla", True))
         if backend == "tensorflow":
             call = (lambda step: lambda x: step(x).numpy())(call)
     result["rss_model_mb"] = _rss_mb()
@@ -526,7 +534,7 @@ def markdown(report, title, command):
             continue
         model = f"4DS-{r['size'].upper()}"
         shape = f"{r['frames']}x{r['resolution']}x{r['resolution']}"
-        head = f"| {r['case']} | {model} | {r['batch']} | {shape} | {r['backend']} |"
+        head = f"| {r['case']} | {model} | {r['batch']} | {shape} | {backend_label(r)} |"
         if "error" in r or "skipped" in r or r.get("pending"):
             why = (r.get("error") or r.get("skipped") or "not run yet").replace("|", "/")
             kind = "error: " if "error" in r else "skipped: " if "skipped" in r else ""
@@ -556,13 +564,29 @@ def markdown(report, title, command):
     return "\n".join(lines)
 
 
+def backend_label(r):
+    """The backend, plus how it ran when that is not the default (float32, XLA on tf)."""
+    label = r["backend"]
+    if r["backend"] == "tensorflow" and not r.get("tf_xla", True):
+        label += ", no XLA"
+    if r["backend"] == "torch" and r.get("torch_compile"):
+        label += ", torch.compile"
+    if r.get("policy", "float32") != "float32":
+        label += f", {r['policy']}"
+    return label
+
+
+def is_default_variant(r):
+    return backend_label(r) == r["backend"]
+
+
 def _mae_vs_forward(results):
     """Markdown lines: MAE train step cost per clip over the full-token forward's."""
     def key(r):
         return (r["size"], r["backend"], r["frames"], r["resolution"])
     forward = {}
     for r in results:
-        if r["case"] == "encoder" and "clips_per_s" in r:
+        if r["case"] == "encoder" and "clips_per_s" in r and is_default_variant(r):
             forward.setdefault(key(r), r)
     rows = []
     for r in results:
@@ -581,19 +605,26 @@ def _mae_vs_forward(results):
 
 
 def _attention_rows(results):
-    """Markdown lines for the attention A/B case."""
-    rows = [f"| 4DS-{r['size'].upper()} | {r['batch']} | {r['backend']} | "
+    """Markdown lines for the attention A/B cases."""
+    rows = [f"| {'depth model' if r['case'] == 'attention_depth' else 'encoder'} | "
+            f"4DS-{r['size'].upper()} | {r['batch']} | {r['backend']} | "
             f"{r['generic_clips_per_s']:.3f} | {r['clips_per_s']:.3f} | "
             f"{r['clips_per_s'] / r['generic_clips_per_s']:.2f} | "
-            f"{r['max_relative_difference']:.1e} |"
-            for r in results if r["case"] == "attention" and "clips_per_s" in r]
+            f"{r['max_relative_difference']:.1e} | "
+            f"{'heads-first' if r['heads_first_chosen'] else 'generic'} |"
+            for r in results
+            if r["case"] in ("attention", "attention_depth") and "clips_per_s" in r]
     if not rows:
         return []
-    return ["", "Attention: encoder forward with `keras.ops.dot_product_attention` against "
-            "`keras4ds.models.layers.multi_head_attention` (heads-first matmuls on jax and "
-            "tensorflow, the same SDPA call on torch), same weights, interleaved iterations:", "",
-            "| model | batch | backend | generic clips/s | ours clips/s | speed-up | "
-            "max relative difference |", "| --- | ---: | --- | ---: | ---: | ---: | ---: |", *rows]
+    return ["", "Attention on CPU: the same forward with `keras.ops.dot_product_attention` "
+            "(generic) and with `keras4ds.models.layers.heads_first_attention` (two heads-first "
+            "batched matmuls), same weights, interleaved iterations. The last column is what "
+            "`layers.multi_head_attention` (encoder and readouts) uses on this backend and "
+            "device; on a GPU/TPU it is always the generic, flash-capable call, on torch "
+            "always PyTorch's SDPA:", "",
+            "| model | size | batch | backend | generic clips/s | heads-first clips/s | "
+            "speed-up | max relative difference | used |",
+            "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |", *rows]
 
 
 def _official_rows(results):
@@ -635,34 +666,46 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+JAX = ("jax",)
+BF16 = {"policy": "mixed_bfloat16"}
 SUITES = {
-    # name: (title, output, [(case, size, batch, iters, frames or None, backends or None)])
+    # name: (title, output, [(case, size, batch, iters, frames, backends, options)]),
+    # None = the command-line value / every backend; rows run in this order.
     "encoder": ("4DS-B encoder forward on this CPU (issue 2)", "benchmarks/encoder.md",
-                [("encoder", "b", 1, 3, None, None)]),
-    "performance": ("keras4ds performance (issue 7)", "benchmarks/performance.md",
-                    [("encoder", "b", 1, 2, None, None), ("encoder", "s", 1, 3, None, None),
-                     ("attention", "s", 1, 3, None, None), ("encoder", "s", 8, 1, None, None),
-                     # windowed inference: peak memory against video length (jax)
-                     ("long", "ti", 1, 1, 32, ("jax",)), ("long", "ti", 1, 1, 128, ("jax",)),
-                     ("long", "ti", 1, 1, 512, ("jax",)),
-                     ("depth", "b", 1, 1, None, None), ("readout", "b", 1, 1, None, None),
-                     ("mae", "b", 2, 1, None, None), ("encoder", "b", 8, 1, None, None)]),
+                [("encoder", "b", 1, 3)]),
+    "performance": ("keras4ds performance (issue 7)", "benchmarks/performance.md", [
+        ("encoder", "s", 1, 3), ("encoder", "b", 1, 2),
+        ("official", "s", 1, 3, None, JAX), ("official", "b", 1, 2, None, JAX),
+        ("encoder", "s", 8, 1), ("encoder", "b", 8, 1),
+        ("official", "s", 8, 1, None, JAX), ("official", "b", 8, 1, None, JAX),
+        # how each backend is run, measured: attention kernel, XLA on tf, torch.compile,
+        # bfloat16 (not parity-bound)
+        ("attention", "s", 1, 3), ("attention_depth", "s", 1, 2, None, ("jax", "tensorflow")),
+        ("encoder", "s", 1, 3, None, ("tensorflow",), {"tf_xla": False}),
+        ("encoder", "s", 1, 3, None, ("torch",), {"torch_compile": True, "warmup": 3}),
+        ("encoder", "s", 1, 3, None, None, BF16),
+        ("mae", "b", 2, 1), ("depth", "b", 1, 1), ("readout", "b", 1, 1),
+        # windowed inference: peak memory against video length (jax)
+        ("long", "ti", 1, 1, 32, JAX), ("long", "ti", 1, 1, 128, JAX),
+        ("long", "ti", 1, 1, 512, JAX)]),
 }
 
 
 def _encoder_subset(report):
     """The 4DS-B batch-1 encoder rows of a report (what benchmarks/encoder.md shows)."""
-    rows = [r for r in report["results"]
-            if (r["case"], r["size"], r["batch"]) == ("encoder", "b", 1)]
+    rows = [r for r in report["results"] if is_default_variant(r)
+            and (r["case"], r["size"], r["batch"]) == ("encoder", "b", 1)]
     return {**report, "results": rows}
 
 
-def _spec(args, case, size, batch, iters, frames=None, backends=None):
+def _spec(args, case, size, batch, iters, frames=None, backends=None, options=None):
+    """One case's settings; `options` (e.g. {"policy": "mixed_bfloat16"}) override the flags."""
     return {"case": case, "size": size, "batch": batch, "frames": frames or args.frames,
             "backends": list(backends) if backends else None,
             "resolution": args.resolution, "iters": iters, "warmup": args.warmup,
-            "torch_compile": args.torch_compile, "readout_params": args.readout_params,
-            "readout_heads": args.readout_heads}
+            "torch_compile": args.torch_compile, "tf_xla": not args.no_xla,
+            "policy": args.policy, "readout_params": args.readout_params,
+            "readout_heads": args.readout_heads, **(options or {})}
 
 
 def parse_args(argv):
@@ -678,6 +721,10 @@ def parse_args(argv):
     p.add_argument("--iters", type=int, default=3, help="timed iterations after warm-up")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls (the first compiles)")
     p.add_argument("--torch-compile", action="store_true", help="torch.compile on torch")
+    p.add_argument("--no-xla", action="store_true",
+                   help="tensorflow: a plain tf.function graph instead of jit_compile=True")
+    p.add_argument("--policy", default="float32", choices=["float32", "mixed_bfloat16"],
+                   help="Keras dtype policy (mixed_bfloat16 rows are not parity-bound)")
     p.add_argument("--readout-params", type=int, default=1024, help="depth readout width P")
     p.add_argument("--readout-heads", type=int, default=16)
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per case")

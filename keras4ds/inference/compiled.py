@@ -2,12 +2,13 @@
 import keras
 
 
-def compile_forward(fn, variables, torch_compile=False):
+def compile_forward(fn, variables, torch_compile=False, tf_xla=True):
     """Compile `fn(video)` (which reads `variables`) for the current backend.
 
     jax: `jax.jit` of a stateless call (variables passed as arguments, not baked in as
-    constants); tensorflow: `tf.function(jit_compile=True)`; torch: `torch.no_grad()`, plus
-    `torch.compile` when asked. Returns `video -> output` (a backend tensor, computed).
+    constants); tensorflow: `tf.function(jit_compile=True)` (a plain graph with
+    `tf_xla=False`); torch: `torch.no_grad()`, plus `torch.compile` when asked. Returns
+    `video -> output` (a backend tensor, computed).
     """
     backend = keras.backend.backend()
     variables = list(variables)
@@ -21,7 +22,7 @@ def compile_forward(fn, variables, torch_compile=False):
         return lambda video: jitted([v.value for v in variables], video).block_until_ready()
     if backend == "tensorflow":
         import tensorflow as tf
-        return tf.function(fn, jit_compile=True, reduce_retracing=True)
+        return tf.function(fn, jit_compile=tf_xla, reduce_retracing=True)
     if backend == "torch":
         import torch
         call = torch.compile(fn) if torch_compile else fn

@@ -1,4 +1,5 @@
 """Building blocks of the 4DS ViT, written once with keras.ops."""
+import functools
 import math
 
 import keras
@@ -60,13 +61,22 @@ def multi_head_attention(query, key, value):
     """Softmax attention, `(B, Nq, heads, K)` queries on `(B, Nk, heads, K)` -> `(B, Nq, heads, K)`.
 
     Logits are scaled by 1/sqrt(K) and the softmax runs in float32, as in
-    `jax.nn.dot_product_attention`. On torch this is `ops.dot_product_attention` (PyTorch's
-    fused SDPA kernel); on jax and tensorflow it is two heads-first batched matmuls, which
-    skip the re-layout of the `(Nq, Nk)` probabilities that their generic implementation does
-    (1.7x faster attention on jax CPU, see benchmarks/performance.md).
+    `jax.nn.dot_product_attention`. Which kernel runs (same result to float32 rounding):
+    - jax on CPU: two heads-first batched matmuls, which skip the re-layout of the
+      `(Nq, Nk)` probabilities that `jax.nn.dot_product_attention` does (measured faster:
+      benchmarks/performance.md);
+    - jax on GPU/TPU: `ops.dot_product_attention` (cuDNN flash attention where it applies);
+    - tensorflow: `ops.dot_product_attention` (einsum + float32 softmax, XLA-compiled under
+      `jit_compile=True`; heads-first measured slower there);
+    - torch: `ops.dot_product_attention`, i.e. PyTorch's fused SDPA kernel.
     """
-    if keras.backend.backend() == "torch":
-        return ops.dot_product_attention(query, key, value)
+    if heads_first_attention_is_faster():
+        return heads_first_attention(query, key, value)
+    return ops.dot_product_attention(query, key, value)
+
+
+def heads_first_attention(query, key, value):
+    """`multi_head_attention` as two heads-first batched matmuls (the CPU fast path)."""
     scale = 1.0 / math.sqrt(query.shape[-1])
     query = ops.transpose(query, (0, 2, 1, 3))
     key = ops.transpose(key, (0, 2, 3, 1))
@@ -74,6 +84,20 @@ def multi_head_attention(query, key, value):
     logits = ops.cast(ops.matmul(query, key), "float32") * scale
     probs = ops.cast(ops.softmax(logits, axis=-1), value.dtype)
     return ops.transpose(ops.matmul(probs, value), (0, 2, 1, 3))
+
+
+@functools.cache
+def heads_first_attention_is_faster():
+    """True for the jax backend computing on CPU, False otherwise.
+
+    Measured on CPU (benchmarks/performance.md): heads-first is about 1.7x faster than
+    `ops.dot_product_attention` on jax, and about 0.9x on tensorflow, where the generic
+    einsum path compiled by XLA is kept.
+    """
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+    return jax.default_backend() == "cpu"
 
 
 @keras.saving.register_keras_serializable("keras4ds")

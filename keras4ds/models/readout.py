@@ -3,6 +3,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras4ds.models import layers
 from keras4ds.models.layers import Mlp
 from keras4ds.models.resize import cubic_resize_matrix
 
@@ -102,7 +103,8 @@ class AttentionReadout(keras.layers.Layer):
         else:
             query = ops.broadcast_to(ops.cast(self.query, x.dtype),
                                      (batch, self.num_queries, heads, head_dim))
-        token = ops.dot_product_attention(query, self.key_embedding(x), self.value_embedding(x))
+        token = layers.multi_head_attention(query, self.key_embedding(x),
+                                            self.value_embedding(x))
         num_queries = query.shape[1]
         flat = (batch, -1 if num_queries is None else num_queries, self.num_params)
         token = ops.reshape(query, flat) + self.token_dense(ops.reshape(token, flat))

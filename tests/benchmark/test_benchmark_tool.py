@@ -77,6 +77,7 @@ def test_markdown_and_json_reports(tmp_path):
              "compile_s": 3.0, "iters": 1, "load_before": 0.1, "load_after": 0.2},
             {**TINY, "case": "attention", "backend": "jax", "clips_per_s": 3.0,
              "generic_clips_per_s": 2.0, "max_relative_difference": 1e-7, "tokens_per_s": 24.0,
+             "heads_first_chosen": True,
              "flops": 1e10, "flop_per_s": 3e10, "peak_fraction": 0.3, "peak_rss_mb": 900.0,
              "rss_model_mb": 800.0, "compile_s": None, "iters": 2, "load_before": 0.1,
              "load_after": 0.2},
@@ -90,7 +91,7 @@ def test_markdown_and_json_reports(tmp_path):
     assert "| encoder | 4DS-TI | 2 | 4x32x32 | jax | 2.000 | 16 | 50.0 | 0.50 | 900 |" in text
     assert "error: boom / bang" in text and "skipped: package not present yet" in text
     assert "| 4DS-TI | jax | 2 | 2.000 | 2 | 0.500 | 4.00 |" in text  # MAE s/clip vs forward
-    assert "| 4DS-TI | 2 | jax | 2.000 | 3.000 | 1.50 | 1.0e-07 |" in text  # attention A/B
+    assert "| encoder | 4DS-TI | 2 | jax | 2.000 | 3.000 | 1.50 | 1.0e-07 | heads-first |" in text
     assert "| 4DS-TI | 2 | 4x32x32 | 3.000 | 2.000 | 1.50 | 2.0e-07 | 1.0 / 2.0 | 2 |" in text
     assert "| official |" not in text  # official rows only in their own table
     assert "not installed, not measured" in text and "GPU: not measured" in text
@@ -106,3 +107,14 @@ def test_bad_arguments_are_rejected():
         benchmark.parse_args(["--frames", "0"])
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--backend", "mxnet"])
+
+
+def test_attention_ab_on_the_depth_model(capsys):
+    benchmark.run_worker({**TINY, "case": "attention_depth"})
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(line[len(benchmark.RESULT_TAG):])
+    assert "error" not in result, result
+    # both attention kernels give the same depth map to float32 rounding
+    assert result["max_relative_difference"] < 1e-5
+    assert result["heads_first_chosen"] == (BACKEND == "jax")  # CPU: jax only
+    assert result["generic_clips_per_s"] > 0 and result["clips_per_s"] > 0
