@@ -118,3 +118,32 @@ def test_attention_ab_on_the_depth_model(capsys):
     assert result["max_relative_difference"] < 1e-5
     assert result["heads_first_chosen"] == (BACKEND == "jax")  # CPU: jax only
     assert result["generic_clips_per_s"] > 0 and result["clips_per_s"] > 0
+
+
+@pytest.mark.backend_independent
+def test_render_rewrites_markdown_from_json_with_targets(tmp_path):
+    def row(case, backend, clips, **extra):
+        return {**TINY, "case": case, "size": "b", "batch": 1, "frames": 16,
+                "resolution": 224, "backend": backend, "clips_per_s": clips,
+                "tokens_per_s": 1568 * clips, "flops": 4e11, "flop_per_s": 4e11 * clips,
+                "peak_rss_mb": 900.0, "rss_model_mb": 800.0, "compile_s": 1.0, "iters": 1,
+                "load_before": 0.1, "load_after": 0.2, **extra}
+    report = {
+        "machine": {"cpu": "test cpu", "cores": 2, "platform": "linux", "python": "3.11",
+                    "matmul_peak_flop_per_s": {"numpy": 1e11}, "peak_flop_per_s": 1e11,
+                    "load_start": (0.1, 0, 0), "load_end": (0.2, 0, 0)},
+        "official": benchmark.official_status(None),
+        "results": [row("encoder", "jax", 0.2), row("encoder", "torch", 0.1),
+                    row("encoder", "tensorflow", 0.3, policy="mixed_bfloat16"),
+                    row("official", "jax", 0.2, official_clips_per_s=0.25, ratio=0.8,
+                        max_relative_difference=1e-7, official_compile_s=2.0)]}
+    saved, out = tmp_path / "report.json", tmp_path / "report.md"
+    saved.write_text(json.dumps(report))
+    assert benchmark.main(["--render", str(saved), "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert "| jax within 1.5x of the matmul peak | 4DS-B batch 1 | 0.80 of peak | yes |" in text
+    assert "| torch within 1.3x of jax | 4DS-B batch 1 | 0.50x jax's clips/s | no |" in text
+    assert "| jax at least as fast as the official Flax code | 4DS-B batch 1 | ratio 0.80 | no |" \
+        in text
+    assert "tensorflow within" not in text  # bfloat16 rows are not held to the targets
+    assert "| encoder | 4DS-B | 1 | 16x224x224 | tensorflow, mixed_bfloat16 | 0.300 |" in text
