@@ -15,6 +15,12 @@ analytic matmul FLOP count (2 per multiply-add) over the measured time, compared
 machine's float32 matrix-multiply peak measured in the same run (numpy and jax). The load
 average is recorded around every case: numbers taken on a busy machine are noisy.
 
+Reference implementations, timed on the same official-format weights in the same run when
+present (never keras4ds dependencies): `official`, the official Flax encoder, run by a Python
+that imports `representations4d` (`--official-python`, default /opt/r4d-venv/bin/python, see
+benchmarks/performance.md for its set-up); `torch_port`, the PyTorch port, from a checkout
+(`--torch-port`, default /opt/torch-representations4d).
+
 Cases: `encoder` (forward), `depth` (DepthModel forward), and when the packages exist,
 `mae` (`keras4ds.mae` train step) and `readout` (`keras4ds.readouts` train step), and
 `attention` (encoder forward with our attention against `keras.ops.dot_product_attention`,
@@ -39,13 +45,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
 CASES = ("encoder", "depth", "mae", "readout", "long", "attention", "attention_depth",
-         "official")
+         "official", "torch_port")
 # The official Flax model runs in a Python that can import `representations4d` (a separate
 # virtual environment: it is not a keras4ds dependency).
 DEFAULT_OFFICIAL_PYTHON = "/opt/r4d-venv/bin/python"
-TORCH_PORT_STATUS = (
-    "none on PyPI; the one public port found (github.com/NIRVANALAN/torch-representations4d) "
-    "is a folder of scripts (no package, no release), not measured")
+DEFAULT_TORCH_PORT = "/opt/torch-representations4d"
+TORCH_PORT = ("PyTorch port (github.com/NIRVANALAN/torch-representations4d: a folder of "
+              "scripts, not on PyPI)")
 
 
 # ----------------------------------------------------------------------------- FLOP counts
@@ -351,15 +357,85 @@ def _official_case(spec):
             "blocks": stop, "peak_rss_mb": _rss_mb()}
 
 
+def _torch_port_case(spec):
+    """The PyTorch port (a script folder, `spec["torch_port"]`) against ours on torch, same
+    official-format `.npz` weights converted by the port's own `convert.py`, interleaved.
+
+    Both compute the full encoder (the port's processor runs every block); its output check
+    uses h_{L-1}, the last state its list returns. Input: ours `(B, T, H, W, 3)`, the
+    port's `(B, 3, T, H, W)`.
+    """
+    import numpy as np
+    import torch
+    from keras import ops
+
+    import keras4ds
+    from keras4ds.inference import compile_forward
+    from keras4ds.models.presets import size_config
+    sys.path.insert(0, spec["torch_port"])
+    from convert import convert_without_readout
+    from encoder import Encoder
+    frames, res, batch = spec["frames"], spec["resolution"], spec["batch"]
+    config, patch = size_config(spec["size"]), (2, 16, 16)
+    grid = (frames // patch[0], res // patch[1], res // patch[2])
+    arrays = official_format_arrays(config["width"], config["depth"], config["mlp_dim"],
+                                    config["num_heads"], grid, patch)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "official_format.npz")
+        np.savez(path, **arrays)
+        ours_model = keras4ds.load_official(path)
+    port = Encoder(input_size=(3, frames, res, res), patch_size=patch,
+                   num_heads=config["num_heads"], num_layers=config["depth"],
+                   hidden_size=config["width"], mlp_size=config["mlp_dim"])
+    port.load_state_dict(convert_without_readout(arrays)["encoder_state_dict"])
+    port.eval()
+    del arrays
+    video = np.random.default_rng(0).uniform(0, 1, (batch, frames, res, res, 3))
+    video = video.astype("float32")
+    port_video = torch.from_numpy(np.ascontiguousarray(video.transpose(0, 4, 1, 2, 3)))
+    video = ops.convert_to_tensor(video)
+    ours = compile_forward(ours_model.call, ours_model.variables)
+
+    def run_port():
+        with torch.no_grad():
+            return port(port_video)
+    rss_model = _rss_mb()
+    start = time.perf_counter()
+    reference = run_port()[-1].numpy()
+    port_first = time.perf_counter() - start
+    start = time.perf_counter()
+    ours(video)
+    ours_first = time.perf_counter() - start
+    got = ops.convert_to_numpy(ours_model.hidden_state(video, ours_model.depth - 1))
+    difference = float(np.abs(got - reference).max() / np.abs(reference).max())
+    times = {"ours": [], "port": []}
+    for _ in range(spec["iters"]):
+        times["port"].append(_seconds(run_port))
+        times["ours"].append(_seconds(lambda: ours(video)))
+    tokens = ours_model.num_tokens
+    flops = encoder_flops(ours_model.width, ours_model.depth, ours_model.mlp_dim, tokens,
+                          int(np.prod(patch)) * 3, batch)
+    seconds, port_seconds = statistics.median(times["ours"]), statistics.median(times["port"])
+    return {"rss_model_mb": rss_model, "compile_s": ours_first, "official_compile_s": port_first,
+            "seconds_median": seconds, "seconds_min": min(times["ours"]),
+            "iters": spec["iters"], "clips_per_s": batch / seconds,
+            "tokens_per_s": batch * tokens / seconds, "tokens_per_clip": tokens, "flops": flops,
+            "flop_per_s": flops / seconds, "official_clips_per_s": batch / port_seconds,
+            "official_seconds_median": port_seconds, "ratio": port_seconds / seconds,
+            "max_relative_difference": difference, "blocks": ours_model.depth,
+            "peak_rss_mb": _rss_mb()}
+
+
 def run_worker(spec):
     """Time one case in this process; print one `BENCHMARK_RESULT {json}` line."""
     import keras
     backend = keras.backend.backend()
     keras.config.set_dtype_policy(spec.get("policy", "float32"))
     result = {**spec, "backend": backend, "load_before": os.getloadavg()[0]}
-    if spec["case"] in ("long", "attention", "attention_depth", "official"):
+    if spec["case"] in ("long", "attention", "attention_depth", "official", "torch_port"):
         case = {"long": _long_video_case, "attention": _attention_case,
-                "attention_depth": _attention_case, "official": _official_case}[spec["case"]]
+                "attention_depth": _attention_case, "official": _official_case,
+                "torch_port": _torch_port_case}[spec["case"]]
         result.update(case(spec), load_after=os.getloadavg()[0])
         print(RESULT_TAG + json.dumps(result), flush=True)
         return
@@ -438,12 +514,25 @@ def find_official_python(requested=None):
     return None
 
 
-def official_status(official_python):
+def find_torch_port(requested=None):
+    """A checkout of the PyTorch port (its `encoder.py` and `convert.py`), or None.
+
+    `requested` when given, else `$KERAS4DS_TORCH_PORT`, else /opt/torch-representations4d.
+    """
+    folder = requested or os.environ.get("KERAS4DS_TORCH_PORT") or DEFAULT_TORCH_PORT
+    found = all(os.path.exists(os.path.join(folder, f)) for f in ("encoder.py", "convert.py"))
+    if requested and not found:
+        raise SystemExit(f"--torch-port {requested}: no encoder.py and convert.py there")
+    return os.path.abspath(folder) if found else None
+
+
+def official_status(official_python, torch_port=None):
     """What the report says about each reference implementation."""
     flax = (f"measured with {official_python} (rows `official` below)" if official_python
             else "not installed, not measured (see --official-python)")
-    return {"official Flax (google-deepmind/representations4d)": flax,
-            "PyTorch port": TORCH_PORT_STATUS}
+    port = (f"measured from {torch_port} (rows `torch_port` below)" if torch_port
+            else "not measured (no checkout; see --torch-port)")
+    return {"official Flax (google-deepmind/representations4d)": flax, TORCH_PORT: port}
 
 
 def machine_info(peaks):
@@ -473,7 +562,8 @@ def _cpu_name():
     return platform.processor() or "unknown"
 
 
-def run_all(specs, backends, on_update=None, timeout=900, official_python=None):
+def run_all(specs, backends, on_update=None, timeout=900, official_python=None,
+            torch_port=None):
     """Measure the matmul peak, then every spec on every backend (progress with tqdm).
 
     `on_update(report)` is called after every case with the report so far (cases not run
@@ -485,12 +575,15 @@ def run_all(specs, backends, on_update=None, timeout=900, official_python=None):
     results = []
     jobs = [(spec, backend) for spec in specs for backend in backends
             if backend in (spec.get("backends") or backends)]
-    official = official_status(official_python)
+    official = official_status(official_python, torch_port)
     for i, (spec, backend) in enumerate(tqdm(jobs, desc="benchmark", unit="case")):
         if spec["case"] == "official" and not official_python:
             result = {**spec, "backend": backend,
                       "skipped": "representations4d not installed (see --official-python)"}
+        elif spec["case"] == "torch_port" and not torch_port:
+            result = {**spec, "backend": backend, "skipped": "no checkout (see --torch-port)"}
         else:
+            spec = {**spec, "torch_port": torch_port} if spec["case"] == "torch_port" else spec
             python = official_python if spec["case"] == "official" else None
             result = run_case(spec, backend, timeout, python)
         if result.get("flop_per_s"):
@@ -531,7 +624,7 @@ def markdown(report, title, command):
              "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
              "| ---: | --- |"]
     for r in report["results"]:
-        if r["case"] == "official":
+        if r["case"] in ("official", "torch_port"):
             continue
         model = f"4DS-{r['size'].upper()}"
         shape = f"{r['frames']}x{r['resolution']}x{r['resolution']}"
@@ -552,7 +645,8 @@ def markdown(report, title, command):
     lines += _attention_rows(report["results"])
     lines += ["", "Reference implementations (same weights, same run):", ""]
     lines += [f"- {name}: {status}" for name, status in report["official"].items()]
-    lines += _official_rows(report["results"])
+    lines += _reference_rows(report["results"], "official")
+    lines += _reference_rows(report["results"], "torch_port")
     lines += _target_rows(report)
     lines += ["", "Which attention kernel runs where "
               "(`keras4ds.models.layers.multi_head_attention`, used by the encoder blocks and "
@@ -668,11 +762,33 @@ def _attention_rows(results):
             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |", *rows]
 
 
-def _official_rows(results):
-    """Markdown lines for the official-Flax comparison (ours / official > 1: ours faster)."""
+REFERENCE_TEXT = {
+    "official": (
+        "Official Flax encoder (representations4d, built as its depth demo builds it) "
+        "against keras4ds on the jax backend, in one process, on the same official-format "
+        "`.npz` (random weights; ours loaded by `keras4ds.load_official`, theirs by "
+        "`checkpoint_utils.recover_tree`), same input, both `jax.jit`, iterations "
+        "interleaved. Both compute h_{L-1}, the last state the official model returns (its "
+        "last block's output is never returned, so XLA drops it). Ratio = ours clips/s / "
+        "official clips/s; the difference is max |ours - official| / max |official|:",
+        "official"),
+    "torch_port": (
+        "PyTorch port (NIRVANALAN/torch-representations4d) against keras4ds on the torch "
+        "backend, in one process, on the same official-format `.npz` (ours loaded by "
+        "`keras4ds.load_official`, the port's by its own `convert.py`), same input (the "
+        "port's layout `(B, 3, T, H, W)`), both eager under `torch.no_grad()`, iterations "
+        "interleaved; both run every block (the difference is on h_{L-1}, the last state "
+        "the port's list returns). Ratio = ours clips/s / port clips/s:", "port"),
+}
+
+
+def _reference_rows(results, case):
+    """Markdown lines comparing ours with a reference implementation (ratio > 1: ours
+    faster)."""
+    text, name = REFERENCE_TEXT[case]
     rows = []
     for r in results:
-        if r["case"] != "official":
+        if r["case"] != case:
             continue
         head = (f"| 4DS-{r['size'].upper()} | {r['batch']} | "
                 f"{r['frames']}x{r['resolution']}x{r['resolution']} |")
@@ -686,15 +802,9 @@ def _official_rows(results):
                     f"{r['load_before']:.2f}->{r['load_after']:.2f} |")
     if not rows:
         return []
-    return ["", "Official Flax encoder (representations4d, built as its depth demo builds it) "
-            "against keras4ds on the jax backend, in one process, on the same official-format "
-            "`.npz` (random weights; ours loaded by `keras4ds.load_official`, theirs by "
-            "`checkpoint_utils.recover_tree`), same input, both `jax.jit`, iterations "
-            "interleaved. Both compute h_{L-1}, the last state the official model returns (its "
-            "last block's output is never returned, so XLA drops it). Ratio = ours clips/s / "
-            "official clips/s; the difference is max |ours - official| / max |official|:", "",
-            "| model | batch | input | keras4ds clips/s | official clips/s | ratio | "
-            "max relative difference | compile s (ours / official) | iters | load |",
+    return ["", text, "",
+            f"| model | batch | input | keras4ds clips/s | {name} clips/s | ratio | "
+            f"max relative difference | first call s (ours / {name}) | iters | load |",
             "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |", *rows]
 
 
@@ -707,7 +817,7 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
-JAX = ("jax",)
+JAX, TORCH = ("jax",), ("torch",)
 BF16 = {"policy": "mixed_bfloat16"}
 SUITES = {
     # name: (title, output, [(case, size, batch, iters, frames, backends, options)]),
@@ -719,6 +829,8 @@ SUITES = {
         ("official", "s", 1, 3, None, JAX), ("official", "b", 1, 2, None, JAX),
         ("encoder", "s", 8, 1), ("encoder", "b", 8, 1),
         ("official", "s", 8, 1, None, JAX), ("official", "b", 8, 1, None, JAX),
+        ("torch_port", "s", 1, 3, None, TORCH), ("torch_port", "b", 1, 2, None, TORCH),
+        ("torch_port", "s", 8, 1, None, TORCH), ("torch_port", "b", 8, 1, None, TORCH),
         ("mae", "b", 2, 1), ("depth", "b", 1, 1), ("readout", "b", 1, 1),
         # how each backend is run, measured: attention kernel, XLA on tf, bfloat16 (not
         # parity-bound), torch.compile
@@ -772,6 +884,8 @@ def parse_args(argv):
     p.add_argument("--official-python", help="a Python that imports the official "
                    "representations4d package (default: found automatically, e.g. "
                    f"{DEFAULT_OFFICIAL_PYTHON})")
+    p.add_argument("--torch-port", help="a checkout of the PyTorch port "
+                   f"(default: found automatically, e.g. {DEFAULT_TORCH_PORT})")
     p.add_argument("--json", help="write the full report as JSON here (a suite: next to "
                    "its markdown by default)")
     p.add_argument("--render", help="only rewrite the markdown from this saved JSON report")
@@ -821,8 +935,11 @@ def main(argv=None):
     official_python = None
     if any(spec["case"] == "official" for spec in specs):
         official_python = find_official_python(args.official_python)
+    torch_port = None
+    if any(spec["case"] == "torch_port" for spec in specs):
+        torch_port = find_torch_port(args.torch_port)
     report = run_all(specs, args.backend, on_update=write, timeout=args.timeout,
-                     official_python=official_python)
+                     official_python=official_python, torch_port=torch_port)
     text = write(report)
     print(text)
     return 1 if any("error" in r for r in report["results"]) else 0

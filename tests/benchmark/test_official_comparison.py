@@ -53,3 +53,22 @@ def test_missing_official_python_is_reported(tmp_path):
         benchmark.find_official_python(str(tmp_path / "no-python"))
     report = benchmark.official_status(None)
     assert all("not measured" in status for status in report.values())
+
+
+TORCH_PORT = benchmark.find_torch_port()
+
+
+@pytest.mark.skipif(TORCH_PORT is None, reason="no checkout of the PyTorch port")
+@pytest.mark.skipif(BACKEND != "torch", reason="the port is PyTorch: one run is enough")
+def test_torch_port_matches_ours_and_is_timed():
+    spec = {**TINY, "case": "torch_port", "torch_port": TORCH_PORT}
+    result = benchmark.run_case(spec, "torch", timeout=300)
+    assert "error" not in result and "skipped" not in result, result
+    assert result["max_relative_difference"] < 1e-5
+    assert result["ratio"] == pytest.approx(result["clips_per_s"] / result["official_clips_per_s"])
+
+
+@pytest.mark.backend_independent
+def test_missing_torch_port_is_reported(tmp_path):
+    with pytest.raises(SystemExit, match="no encoder.py"):
+        benchmark.find_torch_port(str(tmp_path))
