@@ -44,3 +44,16 @@ def mirrored_strategy(devices=None):
     import tensorflow as tf
 
     return tf.distribute.MirroredStrategy(devices)
+
+
+def replica_share(loss):
+    """`loss` divided by the number of replicas in sync under a `tf.distribute` strategy
+    (which sums gradients over replicas), unchanged otherwise. A custom `compute_loss` must
+    return this so that a MirroredStrategy step equals a single-device step on the global
+    batch (Keras' own `Loss` objects do the same)."""
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * (1.0 / replicas)

@@ -3,6 +3,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras4ds.distribution.strategies import replica_share
 from keras4ds.mae.decoders import CrossAttentionDecoder, TransformerDecoder
 from keras4ds.mae.masking import check_mask, gather_tokens, num_masked, random_mask, token_order
 from keras4ds.models.patches import patchify, unpatchify
@@ -114,9 +115,10 @@ class MaskedAutoencoder(keras.Model):
         return prediction, gather_tokens(target, target_idx)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Mean squared error over the reconstructed tubelets' pixels."""
+        """Mean squared error over the reconstructed tubelets' pixels (per replica share
+        under a tf.distribute strategy, see `replica_share`)."""
         prediction, target = y_pred
-        return ops.mean(ops.square(prediction - target))
+        return replica_share(ops.mean(ops.square(prediction - target)))
 
     def reconstruct(self, video, mask=None):
         """`(B, T, H, W, 3)` in [0, 1] -> the reconstruction `(B, T, H, W, 3)` in [0, 1]:
