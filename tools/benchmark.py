@@ -50,6 +50,14 @@ CASES = ("encoder", "depth", "mae", "readout", "long", "attention", "attention_d
 # virtual environment: it is not a keras4ds dependency).
 DEFAULT_OFFICIAL_PYTHON = "/opt/r4d-venv/bin/python"
 DEFAULT_TORCH_PORT = "/opt/torch-representations4d"
+REFERENCE_SETUP = (
+    "python -m venv --system-site-packages /opt/r4d-venv",
+    "git clone https://github.com/google-deepmind/representations4d /tmp/representations4d",
+    "/opt/r4d-venv/bin/pip install --no-deps /tmp/representations4d flax==0.12.8 "
+    "kauldron==1.4.2 typeguard==4.6.1 lark==1.3.1 ml_collections==1.1.0 clu==0.0.12 "
+    "jaxtyping==0.3.11 wadler_lindig==0.1.8",
+    "git clone https://github.com/NIRVANALAN/torch-representations4d "
+    "/opt/torch-representations4d")
 TORCH_PORT = ("PyTorch port (github.com/NIRVANALAN/torch-representations4d: a folder of "
               "scripts, not on PyPI)")
 
@@ -659,6 +667,9 @@ def markdown(report, title, command):
               " kernel; tests/inference/test_compiled_paths.py checks both paths).", "",
               "GPU: not measured (no GPU in this run): the same table in float32 and bfloat16 "
               "with model FLOPs utilisation needs a machine with one.", "",
+              "The reference implementations were set up outside keras4ds's dependencies "
+              "(`--no-deps` keeps the system jax, numpy and keras; einops comes from the "
+              "system Python):", "", "```bash", *REFERENCE_SETUP, "```", "",
               "Columns: clips/s and tokens/s from the median of the timed iterations after "
               "warm-up (the first call, which compiles, is the `compile s` column); GFLOP/s "
               "counts matmul FLOPs analytically (2 per multiply-add: projections, attention, "
@@ -814,6 +825,47 @@ def write_atomic(path, text):
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def plot_throughput(report, path):
+    """PNG bar chart: encoder clips/s per model and batch, one bar per backend, with the
+    official Flax model and the PyTorch port where measured (same run)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    series = {}
+    for r in report["results"]:
+        if "clips_per_s" not in r or not is_default_variant(r) or r["frames"] != 16:
+            continue
+        group = f"4DS-{r['size'].upper()} b={r['batch']}"
+        if r["case"] == "encoder":
+            series.setdefault(r["backend"], {})[group] = r["clips_per_s"]
+        elif r["case"] in ("official", "torch_port"):
+            name = ("official Flax (one block less: h_{L-1})" if r["case"] == "official"
+                    else "PyTorch port")
+            series.setdefault(name, {})[group] = r["official_clips_per_s"]
+    groups = sorted({g for values in series.values() for g in values})
+    if not groups:
+        return
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [j + i * width for j, g in enumerate(groups) if g in values]
+        ax.bar(xs, [values[g] for g in groups if g in values], width, label=name)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(groups))], groups)
+    ax.set_ylabel("clips/s (16x224x224)")
+    ax.set_yscale("log")
+    ax.set_title(f"keras4ds encoder forward, {report['machine']['cpu']}, "
+                 f"{report['machine']['cores']} cores")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -923,7 +975,8 @@ def main(argv=None):
         text = markdown(report, title, command)
         if md_path:
             write_atomic(md_path, text)
-        if args.suite == "performance":  # benchmarks/encoder.md from the same run
+        if args.suite == "performance":  # benchmarks/encoder.md and a PNG, same run
+            plot_throughput(report, os.path.splitext(md_path)[0] + ".png")
             encoder_title, encoder_md, _ = SUITES["encoder"]
             write_atomic(os.path.join(REPO, encoder_md),
                          markdown(_encoder_subset(report), encoder_title, command))

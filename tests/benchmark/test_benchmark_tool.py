@@ -147,3 +147,5 @@ def test_render_rewrites_markdown_from_json_with_targets(tmp_path):
         in text
     assert "tensorflow within" not in text  # bfloat16 rows are not held to the targets
     assert "| encoder | 4DS-B | 1 | 16x224x224 | tensorflow, mixed_bfloat16 | 0.300 |" in text
+    benchmark.plot_throughput(report, str(tmp_path / "chart.png"))
+    assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
