@@ -8,7 +8,8 @@
 | boxes | `BoxTrackingProbe` | video, first-frame boxes | `(B, K, T, 4)` boxes |
 | classify | `ClassificationProbe` | video | `(B, C)` logits |
 
-Every probe takes `(encoder, frozen=True, readout_index=None, num_params, num_heads)`,
+Every probe takes `(encoder, frozen=True, readout_index=None, num_params, num_heads,
+motion_features)` and has `get_config`/`from_config` (the encoder's config included),
 trains with `compile(optimizer)` + `fit(inputs, targets)` on dicts from `probe_batch`,
 and accepts cached encoder states as `inputs["features"]` instead of `inputs["video"]`.
 """
@@ -24,11 +25,12 @@ from keras4ds.readouts.optimizer import TwoRateAdam
 from keras4ds.readouts.points import PointTrackingProbe
 from keras4ds.readouts.pose import PoseProbe, pose_matrices
 from keras4ds.readouts.probe import Probe
+from keras4ds.readouts.tracking import TrackingProbe
 from keras4ds.readouts.train import PROBES, make_probe, train_probe
 
 __all__ = [
     "BoxTrackingProbe", "ClassificationProbe", "DPTHead", "DepthProbe", "FourierQueryEncoder",
-    "PROBES", "PointTrackingProbe", "PoseProbe", "Probe", "TASKS", "TwoRateAdam",
+    "PROBES", "PointTrackingProbe", "PoseProbe", "Probe", "TASKS", "TrackingProbe", "TwoRateAdam",
     "baseline_predictions", "cache_features", "compute_features", "make_probe",
     "pose_matrices", "probe_batch", "relative_poses", "task_metrics", "train_probe",
 ]

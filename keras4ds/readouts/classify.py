@@ -7,8 +7,12 @@ from keras4ds.models.readout import AttentionReadout
 from keras4ds.readouts.probe import Probe
 
 
+@keras.saving.register_keras_serializable("keras4ds")
 class ClassificationProbe(Probe):
     """Video -> class logits `(B, num_classes)`. Targets `{"label": (B,)}` int class ids.
+
+    The readout sees the features and their change since frame 0 (`motion_features`, on
+    by default: motion classes are read from the changes).
 
     `predict_clips(videos)` scores several clips per video `(B, V, T, H, W, 3)` and
     averages their softmax probabilities (multi-clip testing).
@@ -17,8 +21,9 @@ class ClassificationProbe(Probe):
     task = "classify"
 
     def __init__(self, encoder, num_classes, frozen=True, readout_index=None, num_params=256,
-                 num_heads=4, **kwargs):
-        super().__init__(encoder, frozen, readout_index, num_params, num_heads, **kwargs)
+                 num_heads=4, motion_features=True, **kwargs):
+        super().__init__(encoder, frozen, readout_index, num_params, num_heads, motion_features,
+                         **kwargs)
         self.num_classes = num_classes
         # The learned query is fed as an external query: AttentionReadout's built-in
         # single-query path squeezes an axis TF graphs cannot prove is 1.
@@ -36,6 +41,9 @@ class ClassificationProbe(Probe):
     def task_loss(self, targets, outputs):
         labels = ops.cast(targets["label"], "int32")
         return ops.mean(ops.sparse_categorical_crossentropy(labels, outputs, from_logits=True))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
 
     def predict_clips(self, videos, batch_size=8):
         """`(B, V, T, H, W, 3)` -> mean softmax probabilities over the V clips, `(B, C)`."""

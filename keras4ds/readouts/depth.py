@@ -1,4 +1,5 @@
 """Depth readout: the official learned-query patch decoder, or a DPT-style head."""
+import keras
 import numpy as np
 
 from keras4ds.models.patches import unpatchify
@@ -10,6 +11,7 @@ from keras4ds.readouts.probe import Probe
 DEPTH_LOSSES = ("l1", "silog")
 
 
+@keras.saving.register_keras_serializable("keras4ds")
 class DepthProbe(Probe):
     """Video -> depth `(B, T, H, W, 1)` in the units of the training depth.
 
@@ -31,8 +33,11 @@ class DepthProbe(Probe):
             raise ValueError(f"loss must be one of {DEPTH_LOSSES}; got {loss!r}")
         if head == "dpt" and readout_index is None:
             readout_index = sorted({int(round(x)) for x in np.linspace(1, encoder.depth, 4)})
+        if head == "dpt" and kwargs.get("motion_features"):
+            raise ValueError("motion_features is for the attention head; the DPT head reads "
+                             "the encoder states directly")
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, **kwargs)
-        self.head_kind, self.loss_kind = head, loss
+        self.head_kind, self.loss_kind, self.dpt_features = head, loss, dpt_features
         self.decoding_patch_size = tuple(decoding_patch_size)
         sizes = (encoder.num_frames, *encoder.image_size)
         if head == "dpt":
@@ -62,3 +67,7 @@ class DepthProbe(Probe):
         if self.loss_kind == "silog":
             return losses.scale_invariant_log(outputs, targets["depth"])
         return losses.depth_l1(outputs, targets["depth"])
+
+    def get_config(self):
+        return {**super().get_config(), "decoding_patch_size": self.decoding_patch_size,
+                "head": self.head_kind, "loss": self.loss_kind, "dpt_features": self.dpt_features}

@@ -77,6 +77,13 @@ def box_losses(pred, gt, mask):
     return l1, _masked_mean(1.0 - generalized_iou(pred, gt), mask)
 
 
+def _cross(a, b):
+    """Cross product on the last axis (torch's `cross` picks the first axis of size 3)."""
+    return ops.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                      a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                      a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
+
+
 def rotation_from_6d(x):
     """`(..., 6)` -> rotation matrices `(..., 3, 3)` (Zhou et al. 2019, rows b1, b2, b3)."""
     def normalize(v):
@@ -85,7 +92,7 @@ def rotation_from_6d(x):
     b1 = normalize(x[..., :3])
     a2 = x[..., 3:]
     b2 = normalize(a2 - ops.sum(b1 * a2, axis=-1, keepdims=True) * b1)
-    b3 = ops.cross(b1, b2)
+    b3 = _cross(b1, b2)
     return ops.stack([b1, b2, b3], axis=-2)
 
 

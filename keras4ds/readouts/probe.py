@@ -17,24 +17,30 @@ class Probe(keras.Model):
     frozen: the encoder is not trained and no gradient flows into it.
     readout_index: None (the official 0.95 state), an int, or a list of ints whose
       states are concatenated on channels.
+    motion_features: the readout also sees each token's change since frame 0,
+      `f_t - f_0`, concatenated on channels (after the time upsampling); frozen
+      features of a random or weak encoder carry motion mostly in these differences,
+      which a single cross-attention does not compute on its own.
     """
 
     task = None
 
     def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
-                 **kwargs):
+                 motion_features=False, **kwargs):
         super().__init__(**kwargs)
+        self.motion_features = bool(motion_features)
         self.encoder = encoder
         self.frozen = bool(frozen)
         encoder.trainable = not self.frozen
         self.readout_index = readout_indices(encoder, readout_index)
         self.num_params, self.num_heads = num_params, num_heads
         self.feature_channels = encoder.width * len(self.readout_index)
+        self.readout_channels = self.feature_channels * (3 if self.motion_features else 1)
         self.encoder_to_readout = EncoderToReadout(encoder.grid, encoder.num_frames,
                                                    name="encoder_to_readout")
         grid = encoder.grid
         self.readout_features_shape = (None, encoder.num_frames, grid[1] * grid[2],
-                                       self.feature_channels)
+                                       self.readout_channels)
 
     def build(self, input_shape=None):
         self.built = True
@@ -44,7 +50,8 @@ class Probe(keras.Model):
         return encoder_features(self.encoder, video, self.readout_index, self.frozen)
 
     def readout_features(self, inputs):
-        """`(B, T, h*w, C)` readout features from `inputs["features"]` or `inputs["video"]`."""
+        """`(B, T, h*w, C')` readout features from `inputs["features"]` or `inputs["video"]`
+        (C' = 2C with `motion_features`)."""
         if not isinstance(inputs, dict):
             raise TypeError(f"{type(self).__name__} takes a dict of inputs with 'video' or "
                             f"'features'; got {type(inputs).__name__}")
@@ -58,7 +65,11 @@ class Probe(keras.Model):
             features = self.encoder_features(inputs["video"])
         else:
             raise KeyError(f"inputs need 'video' or 'features'; got keys {sorted(inputs)}")
-        return self.encoder_to_readout(features)
+        features = self.encoder_to_readout(features)
+        if self.motion_features:
+            change = features - features[:, :1]
+            features = ops.concatenate([features, change, ops.abs(change)], axis=-1)
+        return features
 
     def task_loss(self, targets, outputs):
         """Scalar loss of the task; subclasses define it."""
@@ -69,6 +80,18 @@ class Probe(keras.Model):
         for extra in self.losses:
             loss = loss + ops.cast(extra, loss.dtype)
         return loss
+
+    def get_config(self):
+        return {"name": self.name, "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "frozen": self.frozen, "readout_index": list(self.readout_index),
+                "num_params": self.num_params, "num_heads": self.num_heads,
+                "motion_features": self.motion_features}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
 
     def compile(self, optimizer="adam", **kwargs):
         if "loss" in kwargs:

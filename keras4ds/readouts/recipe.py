@@ -41,6 +41,9 @@ def parser(task):
     train.add_argument("--num-params", type=int, default=128)
     train.add_argument("--num-heads", type=int, default=4)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--probe-kwargs", default="{}",
+                       help="JSON dict of extra probe arguments, e.g. "
+                            "'{\"decoding_patch_size\": [2, 16, 16]}' for depth")
     p.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
                    help="Keras backend (must be given before Keras is imported; default: "
                         "KERAS_BACKEND or jax)")
@@ -111,6 +114,7 @@ def main(task, argv=None):
                          frozen=not args.finetune, seed=args.seed,
                          readout_index=args.readout_index or None, num_params=args.num_params,
                          num_heads=args.num_heads, encoder_learning_rate=args.encoder_learning_rate,
+                         probe_kwargs=json.loads(args.probe_kwargs),
                          verbose=1, return_probe=True)
     inputs, targets, predictions = (result.pop(k) for k in ("eval_inputs", "eval_targets", "predictions"))
     result.pop("probe")

@@ -1,11 +1,12 @@
-"""Readout heads: shapes, losses, frozen/fine-tune modes, query independence (any backend)."""
+"""Readout heads: shapes, trivial-baseline start, frozen/fine-tune modes, query independence,
+configs (any backend). Most tests feed cached "features" so the encoder runs once."""
 import keras
 import numpy as np
 import pytest
 
 from keras4ds.readouts import (
     BoxTrackingProbe, ClassificationProbe, DepthProbe, PointTrackingProbe, PoseProbe,
-    TwoRateAdam, make_probe, probe_batch,
+    TwoRateAdam, baseline_predictions, make_probe, probe_batch, task_metrics,
 )
 
 
@@ -18,53 +19,99 @@ def _fit(probe, x, y, steps=3, optimizer=None):
     probe.fit(x, y, batch_size=len(next(iter(x.values()))), epochs=steps, verbose=0)
 
 
-def test_output_shapes(make_encoder, clips):
-    b, t = 2, 4
+def _features(encoder, x, readout_index=None):
+    """Encoder states of x["video"] as a "features" input (the heads' tests skip the encoder)."""
+    probe = DepthProbe(encoder, readout_index=readout_index, num_params=32, num_heads=2)
+    return keras.ops.convert_to_numpy(probe.encoder_features(x["video"]))
+
+
+def _numpy(tree):
+    return keras.tree.map_structure(lambda v: np.asarray(keras.ops.convert_to_numpy(v)), tree)
+
+
+@pytest.mark.parametrize("task", ["pose", "points", "boxes"])
+def test_untrained_heads_are_their_trivial_baselines(make_encoder, clips, task):
+    """Residual heads start at identity pose, static all-visible points, first-frame boxes:
+    their outputs and metrics equal the trivial baseline's."""
     encoder = make_encoder()
-    x, _ = probe_batch("points", clips[:b], num_queries=5)
-    depth = DepthProbe(encoder, num_params=32, num_heads=2)(x)
-    assert tuple(depth.shape) == (b, t, 32, 32, 1)
-    pose = PoseProbe(encoder, num_params=32, num_heads=2)(x)
-    assert tuple(pose["pose"].shape) == (b, t, 4, 4)
-    points = PointTrackingProbe(encoder, num_params=32, num_heads=2)(x)
-    assert tuple(points["tracks"].shape) == (b, 5, t, 2)
-    assert tuple(points["visible"].shape) == (b, 5, t)
-    xb, _ = probe_batch("boxes", clips[:b])
-    assert tuple(BoxTrackingProbe(encoder, num_params=32, num_heads=2)(xb).shape) == (b, 2, t, 4)
-    logits = ClassificationProbe(encoder, 3, num_params=32, num_heads=2)(x)
-    assert tuple(logits.shape) == (b, 3)
+    x, y = probe_batch(task, clips[:3], num_queries=6)
+    f = dict(x, features=_features(encoder, x))
+    del f["video"]
+    out = _numpy(make_probe(task, encoder, num_params=32, num_heads=2)(f))
+    base = baseline_predictions(task, x, y, y)
+    if task == "points":
+        np.testing.assert_array_equal(out["visible"], base["visible"])
+        np.testing.assert_allclose(out["tracks"], base["tracks"], atol=1e-7)
+    elif task == "pose":
+        np.testing.assert_allclose(out["pose"], base["pose"], atol=1e-7)
+    else:
+        np.testing.assert_allclose(out, base, atol=1e-7)
+    assert task_metrics(task, x, y, out) == pytest.approx(task_metrics(task, x, y, base), abs=1e-6)
 
 
-def test_heads_start_at_their_baselines(make_encoder, clips):
-    """Zero-initialised heads answer identity pose, static points, first-frame boxes."""
+@pytest.mark.parametrize("task", ["points", "boxes"])
+def test_tracking_queries_are_independent(make_encoder, clips, task):
     encoder = make_encoder()
-    x, _ = probe_batch("points", clips[:2], num_queries=4)
-    pose = keras.ops.convert_to_numpy(PoseProbe(encoder, num_params=32, num_heads=2)(x)["pose"])
-    np.testing.assert_allclose(pose, np.broadcast_to(np.eye(4), pose.shape), atol=1e-6)
-    tracks = keras.ops.convert_to_numpy(
-        PointTrackingProbe(encoder, num_params=32, num_heads=2)(x)["tracks"])
-    start = x["query_points"][:, :, None, [2, 1]]
-    np.testing.assert_allclose(tracks, np.broadcast_to(start, tracks.shape), atol=1e-6)
-    xb, yb = probe_batch("boxes", clips[:2])
-    boxes = keras.ops.convert_to_numpy(BoxTrackingProbe(encoder, num_params=32, num_heads=2)(xb))
-    np.testing.assert_allclose(boxes[:, :, 0], yb["boxes"][:, :, 0], atol=1e-6)
-
-
-def test_point_queries_are_independent(make_encoder, clips):
-    encoder = make_encoder()
-    probe = PointTrackingProbe(encoder, num_params=32, num_heads=2)
+    probe = make_probe(task, encoder, num_params=32, num_heads=2)
     for w in probe.readout.head.weights:  # non-zero head so outputs depend on the query
         w.assign(np.random.default_rng(0).normal(size=w.shape).astype("float32"))
-    x, _ = probe_batch("points", clips[:1], num_queries=6)
-    out = keras.ops.convert_to_numpy(probe(x)["tracks"])
-    changed = dict(x, query_points=x["query_points"].copy())
-    changed["query_points"][:, 1:] = np.array([2.0, 0.9, 0.1], np.float32)
-    out_changed = keras.ops.convert_to_numpy(probe(changed)["tracks"])
+    x, _ = probe_batch(task, clips[:1], num_queries=6)
+    key, other = ("query_points", [2.0, 0.9, 0.1]) if task == "points" else ("query_boxes", [0.1, 0.2, 0.5, 0.9])
+    f = {"features": _features(encoder, x), key: x[key]}
+    pick = (lambda o: o["tracks"]) if task == "points" else (lambda o: o)
+    out = keras.ops.convert_to_numpy(pick(probe(f)))
+    changed = dict(f, **{key: f[key].copy()})
+    changed[key][:, 1:] = np.array(other, np.float32)
+    out_changed = keras.ops.convert_to_numpy(pick(probe(changed)))
     np.testing.assert_allclose(out_changed[:, 0], out[:, 0], rtol=1e-5, atol=1e-6)
     assert np.abs(out_changed[:, 1] - out[:, 1]).max() > 1e-4
-    alone = dict(x, query_points=x["query_points"][:, :1])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(probe(alone)["tracks"])[:, 0], out[:, 0],
+    alone = dict(f, **{key: f[key][:, :1]})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(pick(probe(alone)))[:, 0], out[:, 0],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_probes_have_their_output_shapes_and_round_trip_through_their_config(make_encoder, clips):
+    b, t = 2, 4
+    encoder = make_encoder()
+    x, _ = probe_batch("points", clips[:2], num_queries=3)
+    xb, _ = probe_batch("boxes", clips[:2])
+    f = {"features": _features(encoder, x, [1, 2]), "query_points": x["query_points"],
+         "query_boxes": xb["query_boxes"]}
+    rng = np.random.default_rng(1)
+    probes = [DepthProbe(encoder, readout_index=[1, 2], num_params=32, num_heads=2,
+                         decoding_patch_size=(2, 16, 16), loss="silog"),
+              PoseProbe(encoder, readout_index=[1, 2], num_params=32, num_heads=2,
+                        translation_weight=2.0),
+              PointTrackingProbe(encoder, readout_index=[1, 2], num_params=32, num_heads=2,
+                                 visibility_rule="tapir", motion_features=True),
+              BoxTrackingProbe(encoder, readout_index=[1, 2], num_params=32, num_heads=2,
+                               giou_weight=0.5),
+              ClassificationProbe(encoder, 3, readout_index=[1, 2], num_params=32, num_heads=2)]
+    shapes = [(b, t, 32, 32, 1), (b, t, 4, 4), (b, 3, t, 2), (b, 2, t, 4), (b, 3)]
+    for probe, shape in zip(probes, shapes):
+        out = probe(f)
+        assert tuple({"pose": lambda o: o["pose"], "points": lambda o: o["tracks"]}.get(
+            probe.task, lambda o: o)(out).shape) == shape
+        probe.set_weights([rng.normal(size=w.shape).astype("float32") * 0.1
+                           for w in probe.get_weights()])
+        config = keras.saving.serialize_keras_object(probe)
+        copy = keras.saving.deserialize_keras_object(config)
+        assert type(copy) is type(probe) and copy.get_config() == probe.get_config()
+        copy.set_weights(probe.get_weights())
+        keras.tree.map_structure(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
+                                 _numpy(copy(f)), _numpy(probe(f)))
+
+
+def test_motion_features_add_the_change_since_frame_zero(make_encoder, clips):
+    encoder = make_encoder()
+    x, _ = probe_batch("pose", clips[:2])
+    features = _features(encoder, x)
+    plain = PoseProbe(encoder, num_params=32, num_heads=2, motion_features=False)
+    moving = PoseProbe(encoder, num_params=32, num_heads=2)
+    base = keras.ops.convert_to_numpy(plain.readout_features({"features": features}))
+    both = keras.ops.convert_to_numpy(moving.readout_features({"features": features}))
+    change = base - base[:, :1]
+    np.testing.assert_allclose(both, np.concatenate([base, change, np.abs(change)], -1), atol=1e-6)
 
 
 @pytest.mark.parametrize("task", ["depth", "boxes"])
@@ -135,6 +182,10 @@ def test_bad_inputs_raise_clear_errors(make_encoder, clips):
         PoseProbe(encoder, num_params=32, num_heads=2)({"clip": x["video"]})
     with pytest.raises(ValueError, match="readout_index"):
         PoseProbe(encoder, readout_index=7, num_params=32, num_heads=2)
+    with pytest.raises(ValueError, match="visibility_rule"):
+        PointTrackingProbe(encoder, num_params=32, num_heads=2, visibility_rule="maybe")
+    with pytest.raises(ValueError, match="motion_features is for the attention head"):
+        DepthProbe(encoder, head="dpt", motion_features=True)
     with pytest.raises(ValueError, match="own task loss"):
         PoseProbe(encoder, num_params=32, num_heads=2).compile("adam", loss="mse")
 
