@@ -658,8 +658,8 @@ def markdown(report, title, command):
     lines += _target_rows(report)
     lines += ["", "Which attention kernel runs where "
               "(`keras4ds.models.layers.multi_head_attention`, used by the encoder blocks and "
-              "by `AttentionReadout`): jax on CPU: heads-first batched matmuls (the A/B rows "
-              "above); jax on GPU/TPU: `keras.ops.dot_product_attention` (cuDNN flash "
+              "by `AttentionReadout`): jax on CPU: heads-first batched matmuls (attention A/B "
+              "rows in benchmarks/performance.md); jax on GPU/TPU: `keras.ops.dot_product_attention` (cuDNN flash "
               "attention where it applies); tensorflow: "
               "`keras.ops.dot_product_attention` (einsum + float32 softmax), XLA-compiled by "
               "`tf.function(jit_compile=True)`; torch: `keras.ops.dot_product_attention`, i.e. "
@@ -897,9 +897,10 @@ SUITES = {
 
 
 def _encoder_subset(report):
-    """The 4DS-B batch-1 encoder rows of a report (what benchmarks/encoder.md shows)."""
-    rows = [r for r in report["results"] if is_default_variant(r)
-            and (r["case"], r["size"], r["batch"]) == ("encoder", "b", 1)]
+    """The 4DS-B batch-1 encoder rows of a report and the reference implementations' (what
+    benchmarks/encoder.md shows)."""
+    rows = [r for r in report["results"] if is_default_variant(r) and r["size"] == "b"
+            and r["batch"] == 1 and r["case"] in ("encoder", "official", "torch_port")]
     return {**report, "results": rows}
 
 
