@@ -27,9 +27,11 @@ def main(argv=None):
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--mask-ratio", type=float, default=0.95)
     p.add_argument("--decoder", choices=("standard", "masked", "cross"), default="standard")
-    p.add_argument("--decoder-width", type=int, default=512)
+    p.add_argument("--decoder-width", type=int, default=None,
+                   help="default 512, or 64 x heads when the heads are raised to the model axis")
     p.add_argument("--decoder-depth", type=int, default=4)
-    p.add_argument("--decoder-heads", type=int, default=8)
+    p.add_argument("--decoder-heads", type=int, default=None,
+                   help="default 8, or the model axis size when 8 heads cannot be split over it")
     p.add_argument("--activations", choices=("bfloat16", "float32"), default="bfloat16")
     args = p.parse_args(argv)
     try:
@@ -37,9 +39,20 @@ def main(argv=None):
         assert len(mesh) == 2
     except (ValueError, AssertionError):
         raise SystemExit(f"--mesh must look like 16x16 (batch x model), got {args.mesh!r}")
-    r = plan(args.size, mesh, args.batch, args.frames, args.image_size, mask_ratio=args.mask_ratio,
-             decoder=args.decoder, decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
-             decoder_heads=args.decoder_heads, activation_bytes=2 if args.activations == "bfloat16" else 4)
+    if args.decoder_heads is None:
+        args.decoder_heads = 8 if 8 % mesh[1] == 0 else mesh[1]
+        if args.decoder_heads != 8:
+            args.decoder_width = args.decoder_width or 64 * args.decoder_heads
+            print(f"the default 8-head decoder cannot be split over a model axis of {mesh[1]}: "
+                  f"planning a {args.decoder_heads}-head, width-{args.decoder_width} decoder")
+    args.decoder_width = args.decoder_width or 512
+    try:
+        r = plan(args.size, mesh, args.batch, args.frames, args.image_size, mask_ratio=args.mask_ratio,
+                 decoder=args.decoder, decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
+                 decoder_heads=args.decoder_heads,
+                 activation_bytes=2 if args.activations == "bfloat16" else 4)
+    except ValueError as error:
+        raise SystemExit(f"cannot plan this configuration: {error}")
     print(f"4DS-{args.size}: encoder {r['encoder_parameters']:,} parameters, {args.decoder} decoder "
           f"{r['decoder_parameters']:,}; {r['tokens']} tokens, {r['visible']} visible, "
           f"{r['targets']} decoded; mesh {mesh[0]}x{mesh[1]}, {r['per_device_batch']} clips per device")

@@ -15,8 +15,9 @@ import os
 import sys
 
 os.environ["KERAS_BACKEND"] = "jax"
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                           + " --xla_cpu_enable_concurrency_optimized_scheduler=false").strip()
+if "--default-cpu-scheduler" not in sys.argv:
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_cpu_enable_concurrency_optimized_scheduler=false").strip()
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -44,6 +45,8 @@ def measure(size, image_size, batch, mask_ratio, remat, frames=16):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", action="append", help="SIZE:IMAGE_SIZE:BATCH:MASK_RATIO (repeatable)")
+    p.add_argument("--default-cpu-scheduler", action="store_true",
+                   help="keep XLA's concurrency-optimised CPU scheduler (hides remat's saving)")
     args = p.parse_args(argv)
     from tqdm import tqdm
 
