@@ -9,6 +9,12 @@ Common call: `decoder(visible (B, n_vis, D_enc), visible_idx (B, n_vis), target_
 - `CrossAttentionDecoder` ("cross"): target queries are position-only tokens (mask token +
   position embedding) that cross-attend to the visible tokens; no self-attention over the
   clip, so cost grows with the number of targets and visible tokens, not with N.
+
+The prediction layer starts small (output variance 0.01 for unit-variance features), so
+an untrained decoder predicts about zero, the mean of norm-pix targets, and the first loss
+is the predict-the-mean loss. A Glorot-initialised layer adds output noise of variance
+about 0.3 that AdamW needs ~100 steps at lr 1e-3 to remove: at the study's budget the
+loss then never got below the mean (benchmarks/mae.md).
 """
 import keras
 from keras import ops
@@ -36,7 +42,9 @@ class _DecoderBase(keras.layers.Layer):
             initializer=keras.initializers.RandomNormal(stddev=0.02))
         self.norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="norm")
         self.norm.build((None, None, self.width))
-        self.prediction = keras.layers.Dense(self.patch_dim, name="prediction")
+        self.prediction = keras.layers.Dense(
+            self.patch_dim, name="prediction",
+            kernel_initializer=keras.initializers.VarianceScaling(0.01, "fan_in", "truncated_normal"))
         self.prediction.build((None, None, self.width))
 
     def _embed(self, visible, visible_idx, target_idx):
