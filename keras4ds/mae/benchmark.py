@@ -1,8 +1,10 @@
 """MAE benchmarks behind `benchmarks/mae.md`.
 
-  python -m keras4ds.mae.benchmark convergence --out DIR [--steps 600]
-      trains a small MAE on procedural scenes, plots the per-step loss (DIR/mae_loss.png)
-      and compares the held-out loss with the predict-the-mean baseline.
+  python -m keras4ds.mae.benchmark convergence --out DIR [--sizes 32:2:2,64:2:4,128:2:4]
+      pretrains MAEs at the study's default shapes (16 x 64 x 64 procedural clips, 96
+      training scenes, tubelets (2, 8, 8)), one per encoder size, plots the per-step losses
+      (DIR/mae_loss.png) and compares each held-out loss with the predict-the-mean baseline
+      (DIR/convergence.json). Flags change one setting at a time for ablations.
   python -m keras4ds.mae.benchmark steptime --size ti --frames 16 --image-size 224
       jitted train-step time and XLA temporary memory per decoder vs the full-token
       encoder forward (JAX backend).
@@ -14,72 +16,118 @@ import time
 
 import numpy as np
 
+# Held-out scenes: the study's evaluation seeds, never used for pretraining.
+HELDOUT_FIRST_SEED = 2_000_000
 
-def _heldout_videos(count, frames, size, first_seed=10_000_000):
+
+def _videos(seeds, frames, size):
+    """`(n, T, H, W, 3)` float32 procedural clips (default scene options)."""
+    from tqdm.auto import tqdm
+
     from keras4ds.data.synthetic import generate_clip
 
-    return np.stack([generate_clip(first_seed + i, frames, size, size, num_tracks=1)["video"]
-                     for i in range(count)]).astype("float32")
+    return np.stack([generate_clip(s, frames, size, size, num_tracks=1)["video"]
+                     for s in tqdm(seeds, desc="scenes", leave=False)]).astype("float32")
 
 
-def convergence(out, steps, width=128, depth=4, frames=8, size=32, patch=(2, 8, 8),
-                mask_ratio=0.9, batch=8, lr=1e-3, seed=0):
-    import keras
-    import tensorflow as tf
+def _batches(videos, batch, seed):
+    """Endless `(video (B, T, H, W, 3),)` batches, a new permutation of `videos` per epoch."""
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(len(videos))
+        for k in range(len(videos) // batch):
+            yield (videos[np.sort(order[k * batch:(k + 1) * batch])],)
+
+
+def heldout_loss(mae, videos, mask_seed=777, batch=8):
+    """(held-out MSE, predict-the-mean MSE) on `videos` with fixed masks; the baseline
+    predicts every target as the mean held-out target."""
     from keras import ops
 
-    from keras4ds.data.synthetic_tf import synthetic_dataset
+    masks = mae.sample_mask(len(videos), seed=mask_seed)
+    predictions, targets = [], []
+    for i in range(0, len(videos), batch):
+        prediction, target = mae({"video": videos[i:i + batch], "mask": masks[i:i + batch]})
+        predictions.append(ops.convert_to_numpy(prediction))
+        targets.append(ops.convert_to_numpy(target))
+    predictions, targets = np.concatenate(predictions), np.concatenate(targets)
+    baseline = np.mean((targets - targets.mean(axis=(0, 1))) ** 2)
+    return float(np.mean((predictions - targets) ** 2)), float(baseline)
+
+
+def convergence(out, steps=200, sizes=((32, 2, 2), (64, 2, 4), (128, 2, 4)), frames=16,
+                size=64, patch=(2, 8, 8), clips=96, heldout=16, mask_ratio=0.75, batch=8,
+                lr=1e-3, decoder="standard", decoder_width=64, decoder_depth=2,
+                decoder_heads=4, norm_pix_loss=True, seed=0):
+    """Pretrain one MAE per encoder size `(width, depth, heads)` on `clips` scenes; return
+    per-size results (held-out loss, baseline, seconds, loss history)."""
+    import keras
+
     from keras4ds.mae import MaskedAutoencoder, pretrain
     from keras4ds.models import FourDSEncoder
 
-    keras.utils.set_random_seed(seed)
-    encoder = FourDSEncoder(width, depth, 4 * width, 4, num_frames=frames, image_size=(size, size),
-                            patch_size=patch)
-    mae = MaskedAutoencoder(encoder, mask_ratio=mask_ratio, decoder_width=64, decoder_depth=2,
-                            decoder_heads=4, seed=seed)
-    ds = synthetic_dataset(range(steps * batch), frames, size, size, num_tracks=1)
-    ds = ds.map(lambda e: e["video"]).batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    start = time.time()
-    history = pretrain(encoder, ds, steps, mae=mae, learning_rate=lr, verbose=2)
-    seconds = time.time() - start
-    held = _heldout_videos(32, frames, size)
-    masks = mae.sample_mask(len(held), seed=777)
-    losses, baseline_sq, targets_all = [], [], []
-    for i in range(0, len(held), 8):
-        prediction, target = mae({"video": held[i:i + 8], "mask": masks[i:i + 8]})
-        prediction, target = ops.convert_to_numpy(prediction), ops.convert_to_numpy(target)
-        losses.append(np.mean((prediction - target) ** 2))
-        targets_all.append(target)
-    targets_all = np.concatenate(targets_all)
-    baseline = float(np.mean((targets_all - targets_all.mean(axis=(0, 1))) ** 2))
-    result = {"steps": steps, "train_seconds": round(seconds, 1), "heldout_loss": float(np.mean(losses)),
-              "predict_mean_baseline": baseline, "first_loss": history["loss"][0],
-              "last_100_mean_loss": float(np.mean(history["loss"][-100:])),
-              "encoder_parameters": encoder.count_params(), "config": dict(
-                  width=width, depth=depth, frames=frames, size=size, patch=list(patch),
-                  mask_ratio=mask_ratio, batch=batch, lr=lr, backend=keras.backend.backend())}
-    _plot(history, baseline, os.path.join(out, "mae_loss.png"))
-    from keras4ds.mae.visualize import draw_reconstruction
+    train = _videos(range(clips), frames, size)
+    held = _videos(range(HELDOUT_FIRST_SEED, HELDOUT_FIRST_SEED + heldout), frames, size)
+    config = dict(frames=frames, size=size, patch=list(patch), clips=clips, steps=steps,
+                  mask_ratio=mask_ratio, batch=batch, lr=lr, decoder=decoder,
+                  decoder_width=decoder_width, decoder_depth=decoder_depth,
+                  norm_pix_loss=norm_pix_loss, backend=keras.backend.backend())
+    runs = []
+    for index, (width, depth, heads) in enumerate(sizes):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed + index)
+        encoder = FourDSEncoder(width, depth, 4 * width, heads, num_frames=frames,
+                                image_size=(size, size), patch_size=patch)
+        mae = MaskedAutoencoder(encoder, decoder=decoder, mask_ratio=mask_ratio,
+                                decoder_width=decoder_width, decoder_depth=decoder_depth,
+                                decoder_heads=decoder_heads, norm_pix_loss=norm_pix_loss,
+                                seed=seed + index)
+        start = time.time()
+        history = pretrain(encoder, _batches(train, batch, seed + index), steps, mae=mae,
+                           learning_rate=lr, verbose=2)
+        seconds = time.time() - start
+        loss, baseline = heldout_loss(mae, held)
+        runs.append({"width": width, "depth": depth, "heads": heads,
+                     "encoder_parameters": encoder.count_params(),
+                     "train_seconds": round(seconds, 1), "load_average": os.getloadavg()[0],
+                     "heldout_loss": loss, "predict_mean_baseline": baseline,
+                     "below_baseline": 1 - loss / baseline, "first_loss": history["loss"][0],
+                     "last_20_mean_loss": float(np.mean(history["loss"][-20:])),
+                     "history": history})
+        if index == len(sizes) - 1:
+            from keras4ds.mae.visualize import draw_reconstruction
 
-    draw_reconstruction(mae, held[:1], out)
+            draw_reconstruction(mae, held[:1], out)
+    _plot(runs, os.path.join(out, "mae_loss.png"))
+    result = {"config": config, "runs": runs}
+    tmp = os.path.join(out, ".tmp-convergence.json")
+    with open(tmp, "w") as f:
+        json.dump(result, f)
+    os.replace(tmp, os.path.join(out, "convergence.json"))
     return result
 
 
-def _plot(history, baseline, path):
+def _plot(runs, path):
+    """Per-step training loss (20-step mean) of each run and its held-out baseline."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    loss = np.asarray(history["loss"])
-    smooth = np.convolve(loss, np.ones(20) / 20, mode="valid")
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(history["step"], loss, alpha=0.3, label="loss per step")
-    ax.plot(history["step"][19:], smooth, label="20-step mean")
-    ax.axhline(baseline, color="k", ls="--", label="predict-the-mean baseline (held out)")
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for run in runs:
+        loss = np.asarray(run["history"]["loss"])
+        window = min(20, len(loss))
+        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+        line, = ax.plot(run["history"]["step"][window - 1:], smooth,
+                        label=f"width {run['width']}, depth {run['depth']}: held out "
+                              f"{run['heldout_loss']:.3f}")
+        ax.plot(run["history"]["step"], loss, alpha=0.2, color=line.get_color())
+    ax.axhline(runs[-1]["predict_mean_baseline"], color="k", ls="--",
+               label="predict-the-mean baseline (held out)")
     ax.set_xlabel("step")
     ax.set_ylabel("MSE, normalised pixels of masked tubelets")
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     tmp = path + ".tmp.png"
     fig.savefig(tmp, dpi=100)
@@ -141,11 +189,31 @@ def _time(fn, params, video, repeats, unpack=False):
     return float(np.median(times)), int(memory.temp_size_in_bytes)
 
 
+def _sizes(text):
+    """'32:2:2,64:2:4' -> ((32, 2, 2), (64, 2, 4)): encoder width:depth:heads per size."""
+    try:
+        sizes = tuple(tuple(int(n) for n in item.split(":")) for item in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected width:depth:heads[,...], got {text!r}") from None
+    if any(len(s) != 3 for s in sizes):
+        raise argparse.ArgumentTypeError(f"expected width:depth:heads[,...], got {text!r}")
+    return sizes
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=("convergence", "steptime"))
     parser.add_argument("--out", default=".")
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--sizes", type=_sizes, default=((32, 2, 2), (64, 2, 4), (128, 2, 4)),
+                        help="convergence: encoder width:depth:heads, comma-separated")
+    parser.add_argument("--mask-ratio", type=float, default=0.75)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--pretrain-batch", type=int, default=8)
+    parser.add_argument("--decoder", default="standard")
+    parser.add_argument("--decoder-width", type=int, default=64)
+    parser.add_argument("--decoder-depth", type=int, default=2)
+    parser.add_argument("--raw-pixels", action="store_true", help="un-normalised targets")
     parser.add_argument("--size", default="ti")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=224)
@@ -153,7 +221,12 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.mode == "convergence":
-        print(json.dumps(convergence(args.out, args.steps), indent=1))
+        result = convergence(args.out, args.steps, args.sizes, mask_ratio=args.mask_ratio,
+                             lr=args.lr, batch=args.pretrain_batch, decoder=args.decoder,
+                             decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
+                             norm_pix_loss=not args.raw_pixels)
+        for run in result["runs"]:
+            print(json.dumps({k: v for k, v in run.items() if k != "history"}))
     else:
         for name, seconds, temp in steptime(args.size, args.frames, args.image_size, args.batch):
             print(f"| {args.size} | {name} | {seconds * 1000:.0f} ms | {temp / 2**20:.0f} MiB |")
