@@ -20,13 +20,13 @@ import numpy as np
 HELDOUT_FIRST_SEED = 2_000_000
 
 
-def _videos(seeds, frames, size):
-    """`(n, T, H, W, 3)` float32 procedural clips (default scene options)."""
+def _videos(seeds, frames, size, **scene):
+    """`(n, T, H, W, 3)` float32 procedural clips (`scene`: `generate_clip` options)."""
     from tqdm.auto import tqdm
 
     from keras4ds.data.synthetic import generate_clip
 
-    return np.stack([generate_clip(s, frames, size, size, num_tracks=1)["video"]
+    return np.stack([generate_clip(s, frames, size, size, num_tracks=1, **scene)["video"]
                      for s in tqdm(seeds, desc="scenes", leave=False)]).astype("float32")
 
 
@@ -58,20 +58,23 @@ def heldout_loss(mae, videos, mask_seed=777, batch=8):
 def convergence(out, steps=200, sizes=((32, 2, 2), (64, 2, 4), (128, 2, 4)), frames=16,
                 size=64, patch=(2, 8, 8), clips=96, heldout=16, mask_ratio=0.75, batch=8,
                 lr=1e-3, decoder="standard", decoder_width=64, decoder_depth=2,
-                decoder_heads=4, norm_pix_loss=True, seed=0):
-    """Pretrain one MAE per encoder size `(width, depth, heads)` on `clips` scenes; return
+                decoder_heads=4, norm_pix_loss=True, texture_scale=1.0, seed=0):
+    """Pretrain one MAE per encoder size `(width, depth, heads)` on `clips` scenes
+    (`texture_scale`: the generator's option, for training and held-out clips); return
     per-size results (held-out loss, baseline, seconds, loss history)."""
     import keras
 
     from keras4ds.mae import MaskedAutoencoder, pretrain
     from keras4ds.models import FourDSEncoder
 
-    train = _videos(range(clips), frames, size)
-    held = _videos(range(HELDOUT_FIRST_SEED, HELDOUT_FIRST_SEED + heldout), frames, size)
+    train = _videos(range(clips), frames, size, texture_scale=texture_scale)
+    held = _videos(range(HELDOUT_FIRST_SEED, HELDOUT_FIRST_SEED + heldout), frames, size,
+                   texture_scale=texture_scale)
     config = dict(frames=frames, size=size, patch=list(patch), clips=clips, steps=steps,
                   mask_ratio=mask_ratio, batch=batch, lr=lr, decoder=decoder,
                   decoder_width=decoder_width, decoder_depth=decoder_depth,
-                  norm_pix_loss=norm_pix_loss, backend=keras.backend.backend())
+                  norm_pix_loss=norm_pix_loss, texture_scale=texture_scale,
+                  backend=keras.backend.backend())
     runs = []
     for index, (width, depth, heads) in enumerate(sizes):
         keras.backend.clear_session()
@@ -194,7 +197,8 @@ def _sizes(text):
     try:
         sizes = tuple(tuple(int(n) for n in item.split(":")) for item in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected width:depth:heads[,...], got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected width:depth:heads[,...], got {text!r}") from None
     if any(len(s) != 3 for s in sizes):
         raise argparse.ArgumentTypeError(f"expected width:depth:heads[,...], got {text!r}")
     return sizes
@@ -214,6 +218,8 @@ def main():
     parser.add_argument("--decoder-width", type=int, default=64)
     parser.add_argument("--decoder-depth", type=int, default=2)
     parser.add_argument("--raw-pixels", action="store_true", help="un-normalised targets")
+    parser.add_argument("--texture-scale", type=float, default=1.0,
+                        help="scene texture frequency multiplier (generate_clip option)")
     parser.add_argument("--size", default="ti")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=224)
@@ -224,7 +230,8 @@ def main():
         result = convergence(args.out, args.steps, args.sizes, mask_ratio=args.mask_ratio,
                              lr=args.lr, batch=args.pretrain_batch, decoder=args.decoder,
                              decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
-                             norm_pix_loss=not args.raw_pixels)
+                             norm_pix_loss=not args.raw_pixels,
+                             texture_scale=args.texture_scale)
         for run in result["runs"]:
             print(json.dumps({k: v for k, v in run.items() if k != "history"}))
     else:
