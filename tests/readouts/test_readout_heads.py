@@ -8,6 +8,7 @@ from keras4ds.readouts import (
     BoxTrackingProbe, ClassificationProbe, DepthProbe, PointTrackingProbe, PoseProbe,
     TwoRateAdam, baseline_predictions, make_probe, probe_batch, task_metrics,
 )
+from keras4ds.readouts.features import encoder_features, readout_indices
 
 
 def _weights(model):
@@ -21,8 +22,8 @@ def _fit(probe, x, y, steps=3, optimizer=None):
 
 def _features(encoder, x, readout_index=None):
     """Encoder states of x["video"] as a "features" input (the heads' tests skip the encoder)."""
-    probe = DepthProbe(encoder, readout_index=readout_index, num_params=32, num_heads=2)
-    return keras.ops.convert_to_numpy(probe.encoder_features(x["video"]))
+    indices = readout_indices(encoder, readout_index)
+    return keras.ops.convert_to_numpy(encoder_features(encoder, x["video"], indices, True))
 
 
 def _numpy(tree):
