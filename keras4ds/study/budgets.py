@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 TASKS = ("depth", "pose", "points", "boxes")
+READOUTS = ("last", "official")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +67,23 @@ class Budget:
     probe_batch: int = 8
     probe_learning_rate: float = 1e-3
     probe_width: int = 64
+    # Hidden state the readouts read: "last" (h_L) or "official" (the 0.95-depth state of
+    # the official readouts, which is h_0 - the patch embedding - for a 2-block encoder).
+    readout: str = "last"
+    # Extra `generate_clip` options of every scene (pretraining, probes, evaluation alike).
+    scene_options: dict = dataclasses.field(default_factory=dict)
+    # Extra probe-class arguments per task, e.g. {"depth": {"decoding_patch_size": [2, 16, 16]}}.
+    task_probe_kwargs: dict = dataclasses.field(default_factory=dict)
     tasks: tuple[str, ...] = TASKS
     seed: int = 0
+
+    def __post_init__(self):
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+
+    def readout_index(self, encoder_depth: int):
+        """`train_probe`'s readout_index for an encoder of `encoder_depth` blocks."""
+        return encoder_depth if self.readout == "last" else None
 
     def replace(self, **changes) -> "Budget":
         return dataclasses.replace(self, **changes)

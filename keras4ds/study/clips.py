@@ -26,10 +26,11 @@ def split_seeds(split: str, count: int, seed: int = 0) -> list[int]:
 
 
 def generate_clips(seeds, num_frames: int, image_size: int, num_tracks: int,
-                   desc: str = "clips") -> dict:
+                   desc: str = "clips", scene_options=None) -> dict:
     """Stack `generate_clip` outputs: dict of arrays with a leading clip axis, e.g.
     video `(n, T, H, W, 3)` floats in [0, 1], depth `(n, T, H, W, 1)`, tracks `(n, N, T, 2)`."""
-    clips = [generate_clip(s, num_frames, image_size, image_size, num_tracks=num_tracks)
+    clips = [generate_clip(s, num_frames, image_size, image_size, num_tracks=num_tracks,
+                           **(scene_options or {}))
              for s in tqdm(seeds, desc=desc, leave=False)]
     return {key: np.stack([c[key] for c in clips]) for key in clips[0]}
 
@@ -46,7 +47,7 @@ def load_or_generate(path: str, split: str, count: int, budget, keys=None) -> di
                                                 budget.image_size):
             return arrays
     arrays = generate_clips(seeds, budget.num_frames, budget.image_size, budget.num_tracks,
-                            desc=f"{split} scenes")
+                            desc=f"{split} scenes", scene_options=budget.scene_options)
     if keys is not None:
         arrays = {k: arrays[k] for k in keys}
     write_npz(path, {**arrays, "seeds": np.asarray(seeds)})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -13,7 +14,7 @@ _OVERRIDES = {
     "probe_batch": int, "probe_train_clips": int, "eval_clips": int,
     "probe_learning_rate": float, "num_frames": int, "image_size": int, "num_tracks": int,
     "seed": int, "decoder_width": int, "decoder_depth": int, "decoder_heads": int,
-    "probe_width": int,
+    "probe_width": int, "readout": str,
 }
 
 
@@ -37,9 +38,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
                         help="Keras backend (must be chosen before Keras is imported; "
                              "default: KERAS_BACKEND or jax)")
+    parser.add_argument("--scene", nargs="+", metavar="KEY=VALUE",
+                        help="generate_clip options of every scene, e.g. texture_scale=0.5 "
+                             "(values read as JSON when they parse, else as strings)")
     for name, kind in _OVERRIDES.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, metavar=kind.__name__.upper())
     return parser
+
+
+def _scene_options(items) -> dict:
+    """['texture_scale=0.5', 'texture=flat'] -> {'texture_scale': 0.5, 'texture': 'flat'}."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--scene takes KEY=VALUE pairs, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
 
 
 def budget_from_args(args):
@@ -53,6 +71,8 @@ def budget_from_args(args):
         changes["sizes"] = sizes
     if args.tasks:
         changes["tasks"] = tuple(args.tasks)
+    if args.scene:
+        changes["scene_options"] = {**budget.scene_options, **_scene_options(args.scene)}
     if args.patch_size:
         changes["patch_size"] = tuple(args.patch_size)
     return budget.replace(**changes)

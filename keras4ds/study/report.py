@@ -129,7 +129,12 @@ def render_markdown(results: dict) -> str:
         f"(mask ratio {budget['mask_ratio']}) on {budget['pretrain_clips']} scenes, "
         f"frozen readouts trained for {budget['probe_steps']} steps of batch "
         f"{budget['probe_batch']} on {budget['probe_train_clips']} scenes and evaluated on "
-        f"{budget['eval_clips']} held-out scenes.",
+        f"{budget['eval_clips']} held-out scenes. Readouts read "
+        + ("the last hidden state h_L" if budget.get("readout", "last") == "last"
+           else "the official 0.95-depth hidden state")
+        + (f"; scene options {budget['scene_options']}" if budget.get("scene_options") else "")
+        + (f"; per-task probe arguments {budget['task_probe_kwargs']}"
+           if budget.get("task_probe_kwargs") else "") + ".",
         "",
         "Runs in this folder (wall time, stages run, 1-minute load average at the end): "
         + "; ".join(f"{r['seconds'] / 60:.1f} min, {r['stages_run']} stages, load "

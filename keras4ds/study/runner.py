@@ -161,6 +161,8 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) 
     out = train_probe(task, encoder, train, evaluation, steps=budget.probe_steps,
                       batch_size=budget.probe_batch, learning_rate=budget.probe_learning_rate,
                       frozen=True, seed=budget.seed, num_params=budget.probe_width,
+                      readout_index=budget.readout_index(size.depth),
+                      probe_kwargs=budget.task_probe_kwargs.get(task),
                       return_probe=keep_examples)
     if keep_examples:
         write_npz(folder.probe_examples(init, size.name, task),

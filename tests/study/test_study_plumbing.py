@@ -34,6 +34,30 @@ def test_command_line_overrides_the_budget():
         build_parser().parse_args(["--tasks", "segmentation"])
 
 
+def test_scene_options_and_readout_from_the_command_line():
+    args = build_parser().parse_args(
+        ["--budget", "tiny", "--scene", "texture_scale=0.5", "texture=flat",
+         "--readout", "official"])
+    budget = budget_from_args(args)
+    assert budget.scene_options == {**BUDGETS["tiny"].scene_options, "texture_scale": 0.5,
+                                    "texture": "flat"}
+    assert budget.readout_index(2) is None
+    assert budget.replace(readout="last").readout_index(2) == 2
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        budget_from_args(build_parser().parse_args(["--scene", "texture_scale"]))
+    with pytest.raises(ValueError, match="readout must be one of"):
+        budget.replace(readout="middle")
+
+
+def test_scene_options_reach_the_generated_clips(tmp_path):
+    budget = BUDGETS["tiny"]
+    plain = load_or_generate(str(tmp_path / "a.npz"), "eval", 1, budget, keys=("video",))
+    flat = load_or_generate(str(tmp_path / "b.npz"), "eval", 1,
+                            budget.replace(scene_options={"texture": "flat"}), keys=("video",))
+    assert plain["video"].shape == flat["video"].shape
+    assert not np.allclose(plain["video"], flat["video"])
+
+
 def test_budget_json_round_trip():
     budget = BUDGETS["default"]
     assert type(budget).from_json(json.loads(json.dumps(budget.to_json()))) == budget
