@@ -89,7 +89,7 @@ class AttentionReadout(keras.layers.Layer):
         self.head = keras.layers.Dense(self.num_classes, name="head")
         self.head.build((None, None, self.num_params))
 
-    def call(self, features, queries=None):
+    def call(self, features, queries=None, training=None):
         if self.external_queries and queries is None:
             raise ValueError("this readout was built with external_queries=True: pass "
                              "queries of shape (B, Q, Dq)")
@@ -103,8 +103,11 @@ class AttentionReadout(keras.layers.Layer):
         else:
             query = ops.broadcast_to(ops.cast(self.query, x.dtype),
                                      (batch, self.num_queries, heads, head_dim))
-        token = layers.multi_head_attention(query, self.key_embedding(x),
-                                            self.value_embedding(x))
+        # Inference: the backend's fastest kernel (layers.multi_head_attention). Training:
+        # the generic call, whose gradient is faster on jax CPU than the heads-first one's
+        # (measured at the depth readout's shape: 12-17 s against 22-24 s).
+        attention = ops.dot_product_attention if training else layers.multi_head_attention
+        token = attention(query, self.key_embedding(x), self.value_embedding(x))
         num_queries = query.shape[1]
         flat = (batch, -1 if num_queries is None else num_queries, self.num_params)
         token = ops.reshape(query, flat) + self.token_dense(ops.reshape(token, flat))

@@ -64,3 +64,5 @@ def test_readout_attention_matches_generic_kernel():
         finally:
             layers.multi_head_attention = chosen
         np.testing.assert_allclose(ours, generic, rtol=1e-5, atol=1e-6)
+        trained = ops.convert_to_numpy(readout(features, training=True))  # generic kernel
+        np.testing.assert_allclose(trained, ours, rtol=1e-5, atol=1e-6)
