@@ -18,6 +18,8 @@ PRIMARY = {
 }
 # Relative differences below this are reported as ties (too small to separate).
 TIE_FRACTION = 0.01
+# MAE losses of the largest and smallest encoder closer than this count as "the same".
+SAME_LOSS_FRACTION = 0.03
 
 
 def better(task: str, a, b) -> bool:
@@ -67,6 +69,12 @@ def task_conclusion(task: str, rows: list[dict], pretrain: dict) -> dict:
     if drops and max(drops) < 0.25 and not (last and min(last) > 0.9):
         reasons.append(f"MAE pretraining lowered the reconstruction loss by at most "
                        f"{100 * max(drops):.0f}%: pretraining at this budget is short")
+    smallest, largest = (pretrain.get(rows[i]["size"], {}).get("last_loss") for i in (0, -1))
+    if not scaling and smallest and largest and largest > (1 - SAME_LOSS_FRACTION) * smallest:
+        reasons.append(f"the largest encoder's MAE loss ({largest:.3f}) is within "
+                       f"{100 * SAME_LOSS_FRACTION:.0f}% of the smallest's ({smallest:.3f}): "
+                       f"at this budget the larger encoders did not learn more from "
+                       f"pretraining, so their features have no head start")
     ties = [r["size"] for r in rows if not better(task, r["mae"], r["random"])
             and not better(task, r["random"], r["mae"])]
     if ties:

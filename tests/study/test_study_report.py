@@ -37,6 +37,17 @@ def test_conclusion_explains_failures_from_numbers():
     assert "random-init encoder read out better on s0" in text
 
 
+def test_same_mae_loss_at_every_size_is_explained():
+    rows = _rows([{"mae": 0.30, "random": 0.32, "trivial": 0.78},
+                  {"mae": 0.31, "random": 0.33, "trivial": 0.78}])
+    same = task_conclusion("depth", rows, {"s0": {"loss_drop": 0.3, "last_loss": 0.757},
+                                           "s1": {"loss_drop": 0.3, "last_loss": 0.745}})
+    assert "within 3% of the smallest's (0.757)" in " ".join(same["reasons"])
+    lower = task_conclusion("depth", rows, {"s0": {"loss_drop": 0.3, "last_loss": 0.757},
+                                            "s1": {"loss_drop": 0.4, "last_loss": 0.6}})
+    assert "within 3%" not in " ".join(lower["reasons"])
+
+
 def test_summarise_and_markdown_tables():
     sizes = [{"name": "a", "parameters": 1000}, {"name": "b", "parameters": 5000}]
     probes = {"boxes": {n: {"mae": {"metrics": {"box_iou": m}, "trivial": {"box_iou": 0.2}},
