@@ -302,6 +302,22 @@ def official_flax_forward(size, num_frames, image_size, patch_size):
     return jax.jit(lambda params, video: model.apply(params, video)[-1])
 
 
+def _official_format_file(spec, folder):
+    """Random weights of `spec`'s size and input in the official `.npz` layout, written to
+    `folder`: returns (path, arrays, encoder config, patch size)."""
+    import numpy as np
+
+    from keras4ds.models.presets import size_config
+    config, patch = size_config(spec["size"]), (2, 16, 16)
+    grid = (spec["frames"] // patch[0], spec["resolution"] // patch[1],
+            spec["resolution"] // patch[2])
+    arrays = official_format_arrays(config["width"], config["depth"], config["mlp_dim"],
+                                    config["num_heads"], grid, patch)
+    path = os.path.join(folder, "official_format.npz")
+    np.savez(path, **arrays)
+    return path, arrays, config, patch
+
+
 def _official_case(spec):
     """Official Flax encoder against ours (jax) on the same `.npz` weights, interleaved.
 
@@ -318,15 +334,9 @@ def _official_case(spec):
 
     import keras4ds
     from keras4ds.inference import compile_forward
-    from keras4ds.models.presets import size_config
     frames, res, batch = spec["frames"], spec["resolution"], spec["batch"]
-    config, patch = size_config(spec["size"]), (2, 16, 16)
-    grid = (frames // patch[0], res // patch[1], res // patch[2])
-    arrays = official_format_arrays(config["width"], config["depth"], config["mlp_dim"],
-                                    config["num_heads"], grid, patch)
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "official_format.npz")
-        np.savez(path, **arrays)
+        path, arrays, _, patch = _official_format_file(spec, tmp)
         del arrays
         encoder = keras4ds.load_official(path)
         params = checkpoint_utils.recover_tree(checkpoint_utils.npload(path))
@@ -379,18 +389,12 @@ def _torch_port_case(spec):
 
     import keras4ds
     from keras4ds.inference import compile_forward
-    from keras4ds.models.presets import size_config
     sys.path.insert(0, spec["torch_port"])
     from convert import convert_without_readout
     from encoder import Encoder
     frames, res, batch = spec["frames"], spec["resolution"], spec["batch"]
-    config, patch = size_config(spec["size"]), (2, 16, 16)
-    grid = (frames // patch[0], res // patch[1], res // patch[2])
-    arrays = official_format_arrays(config["width"], config["depth"], config["mlp_dim"],
-                                    config["num_heads"], grid, patch)
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "official_format.npz")
-        np.savez(path, **arrays)
+        path, arrays, config, patch = _official_format_file(spec, tmp)
         ours_model = keras4ds.load_official(path)
     port = Encoder(input_size=(3, frames, res, res), patch_size=patch,
                    num_heads=config["num_heads"], num_layers=config["depth"],

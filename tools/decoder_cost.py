@@ -46,11 +46,11 @@ def main(argv=None):
     p.add_argument("--remat", action="store_true", help="rematerialise the encoder blocks")
     args = p.parse_args(argv)
     import jax
-    import keras
     import numpy as np
     from tqdm import tqdm
 
     from keras4ds.mae import MaskedAutoencoder, make_optimizer
+    from keras4ds.mae.benchmark import stateless_train_step
     from keras4ds.models import FourDSEncoder
 
     encoder = FourDSEncoder.from_size(args.size, num_frames=args.frames,
@@ -72,14 +72,7 @@ def main(argv=None):
         mae.compile(optimizer=make_optimizer(1e-4, 100))
         mae.optimizer.build(mae.trainable_variables)
 
-        def step(trainable, non_trainable, opt_vars, x, mae=mae):
-            def loss_fn(trainable):
-                (pred, target), nt = mae.stateless_call(trainable, non_trainable, x)
-                return keras.ops.mean((pred - target) ** 2), nt
-            (loss, nt), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
-            trainable, opt_vars = mae.optimizer.stateless_apply(opt_vars, grads, trainable)
-            return loss, trainable, nt, opt_vars
-
+        step = stateless_train_step(mae)
         state = ([v.value for v in mae.trainable_variables], [v.value for v in mae.non_trainable_variables],
                  [v.value for v in mae.optimizer.variables], video)
         seconds, temp = timed(jax.jit(step), state, args.repeats)

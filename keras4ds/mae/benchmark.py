@@ -137,11 +137,28 @@ def _plot(runs, path):
     os.replace(tmp, path)
 
 
+def stateless_train_step(mae):
+    """A pure JAX train step of a compiled `mae` (optimizer built), for `jax.jit`:
+    `(trainable, non_trainable, optimizer_vars, video) -> (loss, trainable,
+    non_trainable, optimizer_vars)`, the lists in Keras' variable order."""
+    import jax
+    import keras
+
+    def step(trainable, non_trainable, opt_vars, x):
+        def loss_fn(trainable):
+            (pred, target), nt = mae.stateless_call(trainable, non_trainable, x)
+            return keras.ops.mean((pred - target) ** 2), nt
+        (loss, nt), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
+        trainable, opt_vars = mae.optimizer.stateless_apply(opt_vars, grads, trainable)
+        return loss, trainable, nt, opt_vars
+
+    return step
+
+
 def steptime(size, frames, image_size, batch, repeats=5, decoders=("standard", "masked", "cross")):
     """Seconds per jitted train step and XLA temp bytes (JAX) for each decoder, and for the
     full-token encoder forward."""
     import jax
-    import keras
 
     from keras4ds.mae import MaskedAutoencoder, make_optimizer
     from keras4ds.models import FourDSEncoder
@@ -163,14 +180,7 @@ def steptime(size, frames, image_size, batch, repeats=5, decoders=("standard", "
         non_trainable = [v.value for v in mae.non_trainable_variables]
         opt_vars = [v.value for v in mae.optimizer.variables]
 
-        def step(trainable, non_trainable, opt_vars, x, mae=mae):
-            def loss_fn(trainable):
-                (pred, target), nt = mae.stateless_call(trainable, non_trainable, x)
-                return keras.ops.mean((pred - target) ** 2), nt
-            (loss, nt), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
-            trainable, opt_vars = mae.optimizer.stateless_apply(opt_vars, grads, trainable)
-            return loss, trainable, nt, opt_vars
-
+        step = stateless_train_step(mae)
         args = (trainable, non_trainable, opt_vars)
         rows.append((f"MAE train step, {kind} decoder ({mae.num_targets} targets)",)
                     + _time(jax.jit(step), args, video, repeats, unpack=True))

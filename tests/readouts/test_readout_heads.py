@@ -64,11 +64,12 @@ def test_tracking_queries_are_independent(make_encoder, clips, task):
     changed = dict(f, **{key: f[key].copy()})
     changed[key][:, 1:] = np.array(other, np.float32)
     out_changed = keras.ops.convert_to_numpy(pick(probe(changed)))
-    np.testing.assert_allclose(out_changed[:, 0], out[:, 0], rtol=1e-5, atol=1e-6)
-    assert np.abs(out_changed[:, 1] - out[:, 1]).max() > 1e-4
+    # Outputs are O(1) (random head weights); other batch shapes round differently (torch).
+    np.testing.assert_allclose(out_changed[:, 0], out[:, 0], rtol=1e-5, atol=2e-5)
+    assert np.abs(out_changed[:, 1] - out[:, 1]).max() > 1e-2
     alone = dict(f, **{key: f[key][:, :1]})
     np.testing.assert_allclose(keras.ops.convert_to_numpy(pick(probe(alone)))[:, 0], out[:, 0],
-                               rtol=1e-5, atol=1e-6)
+                               rtol=1e-5, atol=2e-5)
 
 
 def test_probes_have_their_output_shapes_and_round_trip_through_their_config(make_encoder, clips):
