@@ -969,7 +969,8 @@ def main(argv=None):
         command = f"python tools/benchmark.py --suite {args.suite}"
     else:
         title = "keras4ds benchmark"
-        specs = [_spec(args, c, s, b, args.iters)
+        # The official Flax model runs on jax only; its case there is the comparison.
+        specs = [_spec(args, c, s, b, args.iters, backends=JAX if c == "official" else None)
                  for c in args.case for s in args.size for b in args.batch]
         json_path, md_path = args.json, args.markdown
         command = "python tools/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
