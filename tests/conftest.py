@@ -1,5 +1,8 @@
 """Shared test set-up: backend selection and the backend-independent marker."""
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -15,3 +18,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "backend_independent" in item.keywords:
             item.add_marker(skip)
+
+
+def _child_result(args, timeout=600):
+    """Run `python *args` in a fresh process and return the JSON of its last
+    `RESULT {...}` line (for set-ups that must happen before a framework starts)."""
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                            timeout=timeout)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.fixture
+def child_result():
+    """`child_result(args, timeout=600)`: see `_child_result`."""
+    return _child_result

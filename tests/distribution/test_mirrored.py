@@ -1,9 +1,6 @@
 """MirroredStrategy data parallelism on TensorFlow (2 logical CPU devices, in a subprocess:
 they must be configured before TensorFlow initialises)."""
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import pytest
@@ -12,11 +9,8 @@ CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mirrored_child
 
 
 @pytest.mark.backend_independent
-def test_mirrored_step_equals_single_device_step_on_the_global_batch():
-    result = subprocess.run([sys.executable, CHILD], capture_output=True, text=True, timeout=600)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+def test_mirrored_step_equals_single_device_step_on_the_global_batch(child_result):
+    out = child_result([CHILD])
     assert out["devices"] == 2
     step = out["sgd"]
     assert step["replicas"] == 2

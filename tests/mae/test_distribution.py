@@ -1,9 +1,6 @@
 """Data- and model-parallel MAE steps on 8 fake CPU devices (subprocess: XLA_FLAGS must be
 set before JAX starts)."""
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import pytest
@@ -12,11 +9,8 @@ CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distribution_c
 
 
 @pytest.mark.backend_independent
-def test_single_data_and_model_parallel_agree_and_weights_follow_the_layout_map():
-    result = subprocess.run([sys.executable, CHILD], capture_output=True, text=True, timeout=600)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stderr[-3000:]
-    for out in json.loads(lines[-1][len("RESULT "):]).values():
+def test_single_data_and_model_parallel_agree_and_weights_follow_the_layout_map(child_result):
+    for out in child_result([CHILD]).values():
         _check(out)
 
 
