@@ -62,8 +62,9 @@ def multi_head_attention(query, key, value, training=False):
 
     Logits are scaled by 1/sqrt(K) and the softmax runs in float32, as in
     `jax.nn.dot_product_attention`. Which kernel runs (same result to float32 rounding):
-    - jax on CPU: two heads-first batched matmuls, which skip the re-layout of the
-      `(Nq, Nk)` probabilities that `jax.nn.dot_product_attention` does (measured faster:
+    - jax on CPU: heads-first batched matmuls, which skip the re-layout of the `(Nq, Nk)`
+      probabilities that `jax.nn.dot_product_attention` does, in cache-sized blocks of
+      (batch, head) pairs (`heads_first_attention`; measured faster:
       benchmarks/performance.md);
     - jax on GPU/TPU: `ops.dot_product_attention` (cuDNN flash attention where it applies);
     - tensorflow: `ops.dot_product_attention` (einsum + float32 softmax, XLA-compiled under
@@ -77,15 +78,44 @@ def multi_head_attention(query, key, value, training=False):
     return ops.dot_product_attention(query, key, value)
 
 
+# Largest (query x key) score block, in elements, that `heads_first_attention` computes at
+# once (16 MB of float32): blocks this size stay in the CPU's cache between the two matmuls.
+SCORE_BLOCK_ELEMENTS = 2 ** 22
+
+
 def heads_first_attention(query, key, value):
-    """`multi_head_attention` as two heads-first batched matmuls (the CPU fast path)."""
+    """`multi_head_attention` as heads-first batched matmuls (the CPU fast path).
+
+    When all heads' scores would exceed `SCORE_BLOCK_ELEMENTS`, the (batch x head) pairs
+    run in groups, one after another (`ops.map`), so each group's `(Nq, Nk)` scores stay
+    in cache instead of round-tripping through memory; the result is the same to float32
+    rounding (measured: benchmarks/performance.md).
+    """
     scale = 1.0 / math.sqrt(query.shape[-1])
     query = ops.transpose(query, (0, 2, 1, 3))
     key = ops.transpose(key, (0, 2, 3, 1))
     value = ops.transpose(value, (0, 2, 1, 3))
-    logits = ops.cast(ops.matmul(query, key), "float32") * scale
-    probs = ops.cast(ops.softmax(logits, axis=-1), value.dtype)
-    return ops.transpose(ops.matmul(probs, value), (0, 2, 1, 3))
+    batch, heads, num_queries, head_dim = query.shape
+    num_keys = key.shape[-1]
+
+    def attend(q, k, v):
+        logits = ops.cast(ops.matmul(q, k), "float32") * scale
+        return ops.matmul(ops.cast(ops.softmax(logits, axis=-1), v.dtype), v)
+
+    pairs = None if batch is None else batch * heads
+    if pairs is None or pairs * num_queries * num_keys <= SCORE_BLOCK_ELEMENTS:
+        out = attend(query, key, value)
+    else:
+        group = _largest_divisor_at_most(pairs, SCORE_BLOCK_ELEMENTS // (num_queries * num_keys))
+        split = lambda x: ops.reshape(x, (pairs // group, group, *x.shape[2:]))  # noqa: E731
+        out = ops.map(lambda qkv: attend(*qkv), (split(query), split(key), split(value)))
+        out = ops.reshape(out, (batch, heads, num_queries, head_dim))
+    return ops.transpose(out, (0, 2, 1, 3))
+
+
+def _largest_divisor_at_most(n, limit):
+    """The largest divisor of `n` that is at most `limit` (at least 1)."""
+    return max(d for d in range(1, max(1, min(n, limit)) + 1) if n % d == 0)
 
 
 @functools.cache

@@ -66,3 +66,32 @@ def test_readout_attention_matches_generic_kernel():
         np.testing.assert_allclose(ours, generic, rtol=1e-5, atol=1e-6)
         trained = ops.convert_to_numpy(readout(features, training=True))  # generic kernel
         np.testing.assert_allclose(trained, ours, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("block_elements, shape", [
+    (2 ** 22, (2, 24, 3, 8)),  # all scores in one block
+    (24 * 24 * 2, (2, 24, 3, 8)),  # (batch x head) pairs two at a time
+    (24 * 24 * 4, (5, 24, 3, 8)),  # 15 pairs: no divisor of 15 is 4, so groups of 3
+    (1, (1, 24, 2, 8)),  # a block smaller than one head: one pair at a time
+])
+def test_heads_first_attention_in_blocks_matches_generic(monkeypatch, block_elements, shape):
+    """Blocked heads-first attention (pairs of (batch, head) run in groups) gives the
+    generic attention's result, with the grouping visible in the traced graph on jax."""
+    monkeypatch.setattr(layers, "SCORE_BLOCK_ELEMENTS", block_elements)
+    rng = np.random.default_rng(1)
+    query, key, value = (ops.convert_to_tensor(rng.normal(size=shape).astype("float32"))
+                         for _ in range(3))
+    expected = ops.convert_to_numpy(ops.dot_product_attention(query, key, value))
+    got = ops.convert_to_numpy(layers.heads_first_attention(query, key, value))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    if BACKEND == "jax":
+        import jax
+        fresh = lambda q, k, v: layers.heads_first_attention(q, k, v)  # noqa: E731 (no trace cache)
+        text = str(jax.make_jaxpr(fresh)(query, key, value))
+        pairs = shape[0] * shape[2]
+        assert ("while" in text or "scan" in text) == (pairs * 24 * 24 > block_elements)
+
+
+def test_largest_divisor_at_most():
+    assert [layers._largest_divisor_at_most(12, k) for k in (0, 1, 5, 6, 100)] == [1, 1, 4, 6, 12]
+    assert layers._largest_divisor_at_most(15, 4) == 3
