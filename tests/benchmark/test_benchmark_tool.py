@@ -90,7 +90,8 @@ def test_markdown_and_json_reports(tmp_path):
     text = benchmark.markdown(report, "title", "python tools/benchmark.py --x")
     assert "| encoder | 4DS-TI | 2 | 4x32x32 | jax | 2.000 | 16 | 50.0 | 0.50 | 900 |" in text
     assert "error: boom / bang" in text and "skipped: package not present yet" in text
-    assert "| 4DS-TI | jax | 2 | 2.000 | 2 | 0.500 | 4.00 |" in text  # MAE s/clip vs forward
+    assert ("| 4DS-TI | jax | standard decoder, 100% of masked tokens | 2 | 2.000 | 2 | 0.500 | 4.00 |"
+            in text)  # MAE s/clip vs forward
     assert "| encoder | 4DS-TI | 2 | jax | 2.000 | 3.000 | 1.50 | 1.0e-07 | heads-first |" in text
     assert "| 4DS-TI | 2 | 4x32x32 | 3.000 | 2.000 | 1.50 | 2.0e-07 | 1.0 / 2.0 | 2 |" in text
     assert "| official |" not in text  # official rows only in their own table
