@@ -20,11 +20,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def _child_result(args, timeout=600):
-    """Run `python *args` in a fresh process and return the JSON of its last
-    `RESULT {...}` line (for set-ups that must happen before a framework starts)."""
+def _child_result(args, timeout=600, env=None):
+    """Run `python *args` in a fresh process (environment `env`, default this one's) and
+    return the JSON of its last `RESULT {...}` line (for set-ups that must happen before a
+    framework starts)."""
     result = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                            timeout=timeout)
+                            timeout=timeout, env=env)
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT "):])
@@ -32,5 +33,5 @@ def _child_result(args, timeout=600):
 
 @pytest.fixture
 def child_result():
-    """`child_result(args, timeout=600)`: see `_child_result`."""
+    """`child_result(args, timeout=600, env=None)`: see `_child_result`."""
     return _child_result

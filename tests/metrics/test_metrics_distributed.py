@@ -5,10 +5,7 @@ JAX: `keras.distribution.DataParallel` over 2 forced host devices; TensorFlow:
 before the backend starts, so each case runs in a fresh Python process.
 """
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -66,13 +63,13 @@ SCRIPT = textwrap.dedent(
     scores, labels = rng.normal(size=(12, 10)).astype("float32"), rng.integers(0, 10, 12)
     out["topk"] = (evaluate(M.TopKAccuracy(), scores, labels, loss="sparse_categorical_crossentropy"),
                    M.topk_accuracy(scores, labels))
-    print("RESULT" + json.dumps(out))
+    print("RESULT " + json.dumps(out))
     """
 )
 
 
 @pytest.mark.skipif(keras.backend.backend() == "torch", reason="no Keras distribution API on torch")
-def test_metrics_under_two_replicas():
+def test_metrics_under_two_replicas(child_result):
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(
         os.environ,
@@ -81,12 +78,7 @@ def test_metrics_under_two_replicas():
         CUDA_VISIBLE_DEVICES="",
     )
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(here)), env.get("PYTHONPATH", "")])
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, here], env=env, capture_output=True, text=True, timeout=300
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
-    assert proc.returncode == 0 and lines, proc.stderr[-4000:]
-    out = json.loads(lines[-1][len("RESULT"):])
+    out = child_result(["-c", SCRIPT, here], timeout=300, env=env)
     assert out.pop("replicas") == 2
     for task, (logs, expected) in out.items():
         for key, value in expected.items():
