@@ -4,8 +4,8 @@
     python tools/benchmark.py --suite encoder       # writes benchmarks/encoder.md (+ .json)
     python tools/benchmark.py --suite performance   # writes benchmarks/performance.md and
                                                     # benchmarks/encoder.md (+ .json)
-
-    python tools/benchmark.py --suite long_video    # writes benchmarks/long_video.md (+ .json)
+    python tools/benchmark.py --suite variants      # writes benchmarks/variants.md (+ .json):
+                                                    # attention kernels, XLA, bf16, long videos
 
 Each (case, backend, size, batch) runs in a fresh subprocess with KERAS_BACKEND set, so its
 peak memory is the process's RSS high-water mark (`resource.getrusage`). Forward passes are
@@ -206,9 +206,10 @@ def _long_video_case(spec):
 
 def _attention_case(spec):
     """Forward with `layers.heads_first_attention` against, interleaved, the backend's
-    `keras.ops.dot_product_attention`, on the same weights: the measurement behind
-    `layers.heads_first_attention_is_faster`. Case `attention` times the encoder,
-    `attention_depth` the depth model (encoder + cross-attention readout)."""
+    `keras.ops.dot_product_attention` and heads-first attention without score blocks
+    (`layers.SCORE_BLOCK_ELEMENTS` unbounded), on the same weights: the measurement behind
+    `layers.heads_first_attention_is_faster` and the block size. Case `attention` times
+    the encoder, `attention_depth` the depth model (encoder + cross-attention readout)."""
     import numpy as np
     from keras import ops
 
@@ -217,18 +218,21 @@ def _attention_case(spec):
     model, video, flops, tokens = _build(
         "depth" if spec["case"] == "attention_depth" else "encoder", spec)
     video = _to_backend(video)
-    chosen, forwards, outputs = layers.multi_head_attention, {}, {}
+    chosen, block, forwards, outputs = layers.multi_head_attention, layers.SCORE_BLOCK_ELEMENTS, {}, {}
+    variants = (("generic", ops.dot_product_attention, block),
+                ("heads_first", layers.heads_first_attention, block),
+                ("unblocked", layers.heads_first_attention, 2 ** 62))
     try:
-        for name, attention in (("generic", ops.dot_product_attention),
-                                ("heads_first", layers.heads_first_attention)):
-            layers.multi_head_attention = attention  # read when the forward is traced
+        for name, attention, elements in variants:
+            # both read when the forward is traced, at its first call
+            layers.multi_head_attention, layers.SCORE_BLOCK_ELEMENTS = attention, elements
             forwards[name] = compile_forward(model.call, model.variables)
             outputs[name] = ops.convert_to_numpy(forwards[name](video))
     finally:
-        layers.multi_head_attention = chosen
+        layers.multi_head_attention, layers.SCORE_BLOCK_ELEMENTS = chosen, block
     rss_model = _rss_mb()
-    difference = np.abs(outputs["heads_first"] - outputs["generic"]).max()
-    times = {"heads_first": [], "generic": []}
+    difference = max(np.abs(outputs[name] - outputs["generic"]).max() for name in outputs)
+    times = {name: [] for name in forwards}
     for _ in range(spec["iters"]):
         for name, fn in forwards.items():
             times[name].append(_seconds(lambda: ops.convert_to_numpy(fn(video))))
@@ -238,6 +242,7 @@ def _attention_case(spec):
             "clips_per_s": spec["batch"] / seconds, "tokens_per_s": spec["batch"] * tokens / seconds,
             "tokens_per_clip": tokens, "flops": flops, "flop_per_s": flops / seconds,
             "generic_clips_per_s": spec["batch"] / statistics.median(times["generic"]),
+            "unblocked_clips_per_s": spec["batch"] / statistics.median(times["unblocked"]),
             "heads_first_chosen": layers.heads_first_attention_is_faster(),
             "max_relative_difference": float(difference / np.abs(outputs["generic"]).max()),
             "peak_rss_mb": _rss_mb()}
@@ -664,7 +669,7 @@ def markdown(report, title, command):
     lines += ["", "Which attention kernel runs where "
               "(`keras4ds.models.layers.multi_head_attention`, used by the encoder blocks and "
               "by `AttentionReadout`): jax on CPU: heads-first batched matmuls (attention A/B "
-              "rows in benchmarks/performance.md); jax on GPU/TPU: `keras.ops.dot_product_attention` (cuDNN flash "
+              "rows in benchmarks/variants.md); jax on GPU/TPU: `keras.ops.dot_product_attention` (cuDNN flash "
               "attention where it applies); tensorflow: "
               "`keras.ops.dot_product_attention` (einsum + float32 softmax), XLA-compiled by "
               "`tf.function(jit_compile=True)`; torch: `keras.ops.dot_product_attention`, i.e. "
@@ -772,9 +777,11 @@ def _mae_vs_forward(results):
 
 def _attention_rows(results):
     """Markdown lines for the attention A/B cases."""
+    def unblocked(r):
+        return f"{r['unblocked_clips_per_s']:.3f}" if "unblocked_clips_per_s" in r else "n/a"
     rows = [f"| {'depth model' if r['case'] == 'attention_depth' else 'encoder'} | "
             f"4DS-{r['size'].upper()} | {r['batch']} | {r['backend']} | "
-            f"{r['generic_clips_per_s']:.3f} | {r['clips_per_s']:.3f} | "
+            f"{r['generic_clips_per_s']:.3f} | {unblocked(r)} | {r['clips_per_s']:.3f} | "
             f"{r['clips_per_s'] / r['generic_clips_per_s']:.2f} | "
             f"{r['max_relative_difference']:.1e} | "
             f"{'heads-first' if r['heads_first_chosen'] else 'generic'} |"
@@ -783,14 +790,16 @@ def _attention_rows(results):
     if not rows:
         return []
     return ["", "Attention on CPU: the same forward with `keras.ops.dot_product_attention` "
-            "(generic) and with `keras4ds.models.layers.heads_first_attention` (two heads-first "
-            "batched matmuls), same weights, interleaved iterations. The last column is what "
-            "`layers.multi_head_attention` (encoder and readouts) uses on this backend and "
+            "(generic), with heads-first batched matmuls over all (batch, head) pairs at once "
+            "(unblocked) and with `keras4ds.models.layers.heads_first_attention` (the same in "
+            "groups of pairs whose scores fit `SCORE_BLOCK_ELEMENTS`, 16 MB), same weights, "
+            "interleaved iterations; speed-up = heads-first over generic. The last column is "
+            "what `layers.multi_head_attention` (encoder and readouts) uses on this backend and "
             "device; on a GPU/TPU it is always the generic, flash-capable call, on torch "
             "always PyTorch's SDPA:", "",
-            "| model | size | batch | backend | generic clips/s | heads-first clips/s | "
-            "speed-up | max relative difference | used |",
-            "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |", *rows]
+            "| model | size | batch | backend | generic clips/s | unblocked clips/s | "
+            "heads-first clips/s | speed-up | max relative difference | used |",
+            "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |", *rows]
 
 
 REFERENCE_TEXT = {
@@ -905,10 +914,13 @@ SUITES = {
         ("torch_port", "s", 8, 1, None, TORCH), ("torch_port", "b", 8, 1, None, TORCH),
         ("mae", "b", 2, 1), ("mae", "b", 2, 1, None, None, {"decoder": "masked"}),
         ("mae", "b", 2, 1, None, JAX, {"decoder": "masked", "target_ratio": 0.25}),
-        ("depth", "b", 1, 1), ("readout", "b", 1, 1),
+        ("depth", "b", 1, 1), ("readout", "b", 1, 1)]),
+    "variants": ("keras4ds run variants: attention kernels, XLA, bfloat16, torch.compile, "
+                 "long videos (issue 7)", "benchmarks/variants.md", [
         # how each backend is run, measured: attention kernel, XLA on tf, bfloat16 (not
         # parity-bound), torch.compile
-        ("attention", "s", 1, 3), ("attention_depth", "s", 1, 2, None, ("jax", "tensorflow")),
+        ("encoder", "s", 1, 3), ("attention", "s", 1, 3), ("attention", "s", 8, 1, None, JAX),
+        ("attention_depth", "s", 1, 2, None, ("jax", "tensorflow")),
         ("encoder", "s", 1, 3, None, ("tensorflow",), {"tf_xla": False}),
         ("encoder", "s", 1, 3, None, None, BF16),
         ("encoder", "s", 1, 3, None, ("torch",), {"torch_compile": True, "warmup": 3}),

@@ -65,7 +65,7 @@ def multi_head_attention(query, key, value, training=False):
     - jax on CPU: heads-first batched matmuls, which skip the re-layout of the `(Nq, Nk)`
       probabilities that `jax.nn.dot_product_attention` does, in cache-sized blocks of
       (batch, head) pairs (`heads_first_attention`; measured faster:
-      benchmarks/performance.md);
+      benchmarks/variants.md);
     - jax on GPU/TPU: `ops.dot_product_attention` (cuDNN flash attention where it applies);
     - tensorflow: `ops.dot_product_attention` (einsum + float32 softmax, XLA-compiled under
       `jit_compile=True`; heads-first measured slower there);
@@ -89,7 +89,7 @@ def heads_first_attention(query, key, value):
     When all heads' scores would exceed `SCORE_BLOCK_ELEMENTS`, the (batch x head) pairs
     run in groups, one after another (`ops.map`), so each group's `(Nq, Nk)` scores stay
     in cache instead of round-tripping through memory; the result is the same to float32
-    rounding (measured: benchmarks/performance.md).
+    rounding (measured: benchmarks/variants.md).
     """
     scale = 1.0 / math.sqrt(query.shape[-1])
     query = ops.transpose(query, (0, 2, 1, 3))
@@ -122,7 +122,7 @@ def _largest_divisor_at_most(n, limit):
 def heads_first_attention_is_faster():
     """True for the jax backend computing on CPU, False otherwise.
 
-    Measured on CPU (benchmarks/performance.md): heads-first is about 1.7x faster than
+    Measured on CPU (benchmarks/variants.md): heads-first is about 1.7x faster than
     `ops.dot_product_attention` on jax, and about 0.9x on tensorflow, where the generic
     einsum path compiled by XLA is kept.
     """

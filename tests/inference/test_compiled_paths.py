@@ -1,5 +1,5 @@
 """compile_forward takes each backend's fast path: XLA on tensorflow, fused SDPA on torch,
-heads-first attention on jax CPU (benchmarks/performance.md)."""
+heads-first attention on jax CPU (benchmarks/variants.md)."""
 import keras
 import numpy as np
 import pytest
