@@ -15,9 +15,12 @@ class PointTrackingProbe(TrackingProbe):
     Inputs `{"video"|"features", "query_points": (B, Q, 3)}` as (t, y, x): t a frame
     index, y and x in [0, 1] image units. Each query (its Fourier-encoded (t, y, x) plus
     the features sampled at it) looks for itself in every frame (`TrackingProbe`); its
-    output never depends on other queries. Per frame it predicts an offset from the query
-    position, a visibility logit and a certainty logit. The untrained head is the static
-    baseline exactly: zero offsets, and logits `initial_logit` (visible by either rule).
+    output never depends on other queries. Per frame it predicts a displacement, a
+    visibility logit and a certainty logit; the track is the query position plus the
+    displacement at frame t minus the one at the query frame, so the query frame is
+    always exact. `motion_features` (on by default) lets the readout see each token's
+    change since frame 0. The untrained head is the static baseline exactly: zero
+    offsets, and logits `initial_logit` (visible by either rule).
     Outputs `{"tracks": (B, Q, T, 2)` (x, y) in [0, 1] units, `"visibility_logits"`,
     `"certainty_logits"`: (B, Q, T), `"visible"`: (B, Q, T) bool}`; visible is
     sigmoid(vis) * sigmoid(cert) > 0.5 for `visibility_rule='tapir'` (DESIGN §2) or
@@ -32,13 +35,13 @@ class PointTrackingProbe(TrackingProbe):
 
     def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
                  num_bands=8, sample_query_features=True, visibility_rule="visibility",
-                 initial_logit=3.0, **kwargs):
+                 initial_logit=3.0, motion_features=True, **kwargs):
         if visibility_rule not in VISIBILITY_RULES:
             raise ValueError(f"visibility_rule must be one of {VISIBILITY_RULES}; "
                              f"got {visibility_rule!r}")
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, num_bands,
                          sample_query_features, output_bias=(0.0, 0.0, initial_logit, initial_logit),
-                         **kwargs)
+                         motion_features=motion_features, **kwargs)
         self.visibility_rule, self.initial_logit = visibility_rule, float(initial_logit)
 
     def call(self, inputs):
@@ -48,12 +51,16 @@ class PointTrackingProbe(TrackingProbe):
         coords = ops.concatenate([queries[..., :1] / max(self.num_frames - 1, 1), queries[..., 1:]], -1)
         out = self.track(self.readout_features(inputs), coords, queries)
         start_xy = ops.stack([queries[..., 2], queries[..., 1]], axis=-1)[:, :, None, :]
+        frame = ops.clip(ops.round(queries[..., 0]), 0, self.num_frames - 1)
+        at_query = ops.cast(ops.equal(frame[..., None], ops.arange(self.num_frames, dtype=frame.dtype)),
+                            out.dtype)  # (B, Q, T) one-hot of the query frame
+        moved = out[..., :2] - ops.einsum("bqt,bqtc->bqc", at_query, out[..., :2])[:, :, None]
         vis, cert = out[..., 2], out[..., 3]
         if self.visibility_rule == "tapir":
             visible = ops.sigmoid(vis) * ops.sigmoid(cert) > 0.5
         else:
             visible = vis > 0.0
-        return {"tracks": start_xy + out[..., :2], "visibility_logits": vis,
+        return {"tracks": start_xy + moved, "visibility_logits": vis,
                 "certainty_logits": cert, "visible": visible}
 
     def task_loss(self, targets, outputs):

@@ -23,6 +23,8 @@ def parser(task):
     enc.add_argument("--width", type=int, default=64)
     enc.add_argument("--depth", type=int, default=4)
     enc.add_argument("--heads", type=int, default=4)
+    enc.add_argument("--patch-size", type=int, nargs=3, metavar=("T", "H", "W"),
+                     help="tubelet size of a random-init encoder (default: 2 16 16)")
     data = p.add_argument_group("data (procedural scenes)")
     data.add_argument("--train-clips", type=int, default=128)
     data.add_argument("--eval-clips", type=int, default=32)
@@ -55,6 +57,9 @@ def load_encoder(args):
     """The encoder the arguments name, sized for the clips."""
     from keras4ds.models import FourDSEncoder
     frames, size = args.frames, (args.image_size, args.image_size)
+    patch = {"patch_size": tuple(args.patch_size)} if args.patch_size else {}
+    if patch and (args.official or args.preset):
+        raise ValueError("--patch-size sets a random-init encoder; a loaded encoder keeps its own")
     if args.official:
         from keras4ds.checkpoints import load_official
         encoder = load_official(args.official)
@@ -64,10 +69,10 @@ def load_encoder(args):
         encoder = load_preset(args.preset)
         encoder = getattr(encoder, "encoder", encoder)
     elif args.size:
-        return FourDSEncoder.from_size(args.size, num_frames=frames, image_size=size)
+        return FourDSEncoder.from_size(args.size, num_frames=frames, image_size=size, **patch)
     else:
         return FourDSEncoder(args.width, args.depth, 4 * args.width, args.heads,
-                             num_frames=frames, image_size=size)
+                             num_frames=frames, image_size=size, **patch)
     if (encoder.num_frames, *encoder.image_size) != (frames, *size):
         encoder = encoder.resized(frames, size)
     return encoder

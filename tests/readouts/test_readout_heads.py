@@ -205,3 +205,19 @@ def test_query_features_sample_the_token_grid_bilinearly():
     np.testing.assert_allclose(out[0, 0], grid[0, 1, 1, 0], rtol=1e-5)
     np.testing.assert_allclose(out[0, 1], (grid[0, 2, 0, 0] + grid[0, 2, 0, 1]) / 2, rtol=1e-5)
     np.testing.assert_allclose(out[0, 2], grid[0, 0, 0, 3], rtol=1e-5)
+
+
+def test_point_tracks_are_exact_at_their_query_frame(make_encoder, clips):
+    """Displacements are relative to the query frame: a head with random weights moves the
+    points in other frames but returns each query's own position in its query frame."""
+    encoder = make_encoder()
+    probe = make_probe("points", encoder, num_params=32, num_heads=2)
+    for w in probe.readout.head.weights:
+        w.assign(np.random.default_rng(1).normal(size=w.shape).astype("float32"))
+    x, _ = probe_batch("points", clips[:2], num_queries=5)
+    x["query_points"][:, :, 0] = [0.0, 1.0, 2.0, 3.0, 1.0]
+    tracks = _numpy(probe({"features": _features(encoder, x), "query_points": x["query_points"]}))["tracks"]
+    q = x["query_points"]
+    own = tracks[:, np.arange(5), q[0, :, 0].astype(int)]
+    np.testing.assert_allclose(own, np.stack([q[..., 2], q[..., 1]], -1), atol=1e-6)
+    assert np.abs(tracks - own[:, :, None]).max() > 1e-2

@@ -1,0 +1,20 @@
+"""The probe recipes' encoder choice (`keras4ds.readouts.recipe`)."""
+import pytest
+
+from keras4ds.readouts.recipe import load_encoder, parser
+
+
+def test_patch_size_sets_the_token_grid_of_a_random_encoder():
+    args = parser("points").parse_args(["--width", "16", "--depth", "1", "--frames", "4",
+                                        "--image-size", "32", "--patch-size", "2", "8", "8"])
+    encoder = load_encoder(args)
+    assert encoder.patch_size == (2, 8, 8) and encoder.grid == (2, 4, 4)
+    default = load_encoder(parser("points").parse_args(["--width", "16", "--depth", "1",
+                                                         "--frames", "4", "--image-size", "32"]))
+    assert default.grid == (2, 2, 2)
+
+
+def test_patch_size_is_refused_for_a_loaded_encoder():
+    args = parser("points").parse_args(["--preset", "somewhere", "--patch-size", "2", "8", "8"])
+    with pytest.raises(ValueError, match="--patch-size"):
+        load_encoder(args)
