@@ -23,6 +23,8 @@ def parser(task):
     enc.add_argument("--width", type=int, default=64)
     enc.add_argument("--depth", type=int, default=4)
     enc.add_argument("--heads", type=int, default=4)
+    enc.add_argument("--patch-size", type=int, nargs=3, default=(2, 16, 16),
+                     metavar=("T", "H", "W"), help="tubelet size of the random-init encoder")
     data = p.add_argument_group("data (procedural scenes)")
     data.add_argument("--train-clips", type=int, default=128)
     data.add_argument("--eval-clips", type=int, default=32)
@@ -64,10 +66,11 @@ def load_encoder(args):
         encoder = load_preset(args.preset)
         encoder = getattr(encoder, "encoder", encoder)
     elif args.size:
-        return FourDSEncoder.from_size(args.size, num_frames=frames, image_size=size)
+        return FourDSEncoder.from_size(args.size, num_frames=frames, image_size=size,
+                                       patch_size=tuple(args.patch_size))
     else:
         return FourDSEncoder(args.width, args.depth, 4 * args.width, args.heads,
-                             num_frames=frames, image_size=size)
+                             num_frames=frames, image_size=size, patch_size=tuple(args.patch_size))
     if (encoder.num_frames, *encoder.image_size) != (frames, *size):
         encoder = encoder.resized(frames, size)
     return encoder
