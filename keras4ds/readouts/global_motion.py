@@ -13,7 +13,8 @@ class GlobalMotion(keras.layers.Layer):
     |dy|, |dx| <= `radius` (S = (2 radius + 1)^2 shifts), the mean cosine similarity of
     frame i's tokens with frame i-1's tokens shifted by (dy, dx) (over the overlap; tokens
     centred on their frame's spatial mean first). Each step's S similarities are centred
-    on their mean, so they say *where* the best match lies, not how similar the frames are.
+    and scaled to unit RMS, so they say *where* the best match lies, not how similar the
+    frames are, on the same scale for any encoder.
     Output per frame: the cumulative sum of the steps since frame 0 (the signed image
     motion so far, e.g. which way and how far the view has swung) and the step itself,
     time-upsampled t -> T like `EncoderToReadout`. No weights.
@@ -49,6 +50,7 @@ class GlobalMotion(keras.layers.Layer):
                 steps.append(ops.mean(ops.sum(a * b, axis=-1), axis=(2, 3)))
         steps = ops.stack(steps, axis=-1)  # (B, t-1, S)
         steps = steps - ops.mean(steps, axis=-1, keepdims=True)
+        steps = steps / ops.sqrt(ops.mean(steps * steps, axis=-1, keepdims=True) + 1e-6)
         steps = ops.concatenate([ops.zeros_like(steps[:, :1]), steps], axis=1)  # (B, t, S)
         features = ops.concatenate([ops.cumsum(steps, axis=1), steps], axis=-1)
         matrix = ops.cast(ops.convert_to_tensor(self._matrix), features.dtype)

@@ -21,16 +21,24 @@ def pose_matrices(rotation, translation):
 
 def compose(step_rotation, step_translation):
     """Per-frame steps (camera t -> camera t-1; frame 0's step is ignored) `(B, T, 3, 3)`,
-    `(B, T, 3)` -> camera t -> camera 0 poses: `P_t = P_{t-1} S_t`, `P_0 = I`."""
-    rot = ops.broadcast_to(ops.eye(3, dtype=step_rotation.dtype), ops.shape(step_rotation[:, 0]))
-    trans = ops.zeros_like(step_translation[:, 0])
-    rots, transs = [rot], [trans]
-    for t in range(1, step_rotation.shape[1]):
-        trans = trans + ops.einsum("bij,bj->bi", rot, step_translation[:, t])
-        rot = ops.matmul(rot, step_rotation[:, t])
-        rots.append(rot)
-        transs.append(trans)
-    return ops.stack(rots, axis=1), ops.stack(transs, axis=1)
+    `(B, T, 3)` -> camera t -> camera 0 poses `P_t = S_1 ... S_t` (`P_0 = I`): a prefix
+    product in log2(T) rounds (Hillis-Steele), each one batched matmul over frames."""
+    frames = step_rotation.shape[1]
+    first = ops.broadcast_to(ops.eye(3, dtype=step_rotation.dtype), ops.shape(step_rotation[:, :1]))
+    rot = ops.concatenate([first, step_rotation[:, 1:]], axis=1)
+    trans = ops.concatenate([ops.zeros_like(step_translation[:, :1]), step_translation[:, 1:]],
+                            axis=1)
+    shift = 1
+    while shift < frames:  # P_t <- P_{t-shift} P_t for t >= shift
+        before_rot = ops.concatenate(
+            [ops.broadcast_to(ops.eye(3, dtype=rot.dtype), ops.shape(rot[:, :shift])),
+             rot[:, :-shift]], axis=1)
+        before_trans = ops.concatenate([ops.zeros_like(trans[:, :shift]), trans[:, :-shift]],
+                                       axis=1)
+        trans = before_trans + ops.einsum("btij,btj->bti", before_rot, trans)
+        rot = ops.matmul(before_rot, rot)
+        shift *= 2
+    return rot, trans
 
 
 @keras.saving.register_keras_serializable("keras4ds")
