@@ -58,8 +58,8 @@ class PoseProbe(Probe):
     correction. Outputs `{"rotation": (B, T, 3, 3), "translation": (B, T, 3),
     "pose": (B, T, 4, 4)}`. Loss: L1 on rotation matrix entries + `translation_weight` *
     the `translation_loss` ('l2' squared error by default, 'l1', 'huber'; see
-    `losses.pose_losses`) of translations / `translation_scale` (the scene unit; 1 m by
-    default, the head predicts translations in that unit). Targets `{"pose": (B, T, 4, 4)}`.
+    `losses.pose_losses`) of translation errors / `translation_scale` (the scene unit; 1 m
+    by default, the head predicts translations in that unit). Targets `{"pose": (B, T, 4, 4)}`.
     """
 
     task = "pose"
@@ -69,6 +69,12 @@ class PoseProbe(Probe):
                  translation_loss="l2", global_motion=True, global_motion_radius=None, **kwargs):
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, motion_features,
                          **kwargs)
+        if translation_loss not in losses.TRANSLATION_LOSSES:
+            raise ValueError(f"translation_loss must be one of {losses.TRANSLATION_LOSSES}; "
+                             f"got {translation_loss!r}")
+        if global_motion and encoder.grid[0] < 2:
+            raise ValueError(f"global_motion needs at least 2 token frames (encoder grid "
+                             f"{encoder.grid}); pass global_motion=False")
         self.translation_weight, self.translation_scale = translation_weight, translation_scale
         self.translation_loss, self.global_motion = translation_loss, bool(global_motion)
         self.readout = AttentionReadout(num_classes=9, num_params=num_params, num_heads=num_heads,
@@ -109,8 +115,9 @@ class PoseProbe(Probe):
 
     def task_loss(self, targets, outputs):
         rotation, translation = losses.pose_losses(outputs["rotation"], outputs["translation"],
-                                                   targets["pose"], self.translation_loss)
-        return rotation + self.translation_weight * translation / self.translation_scale
+                                                   targets["pose"], self.translation_loss,
+                                                   self.translation_scale)
+        return rotation + self.translation_weight * translation
 
     def get_config(self):
         return {**super().get_config(), "translation_weight": self.translation_weight,

@@ -66,11 +66,13 @@ def test_pose_translation_losses():
         rot_loss, trans_loss = losses.pose_losses(rotation, pred, gt, name)
         assert float(rot_loss) == pytest.approx(0.0, abs=1e-6)
         assert float(trans_loss) == pytest.approx(value, rel=1e-5), name
+    _, halved = losses.pose_losses(rotation, pred, gt, "l2", scale=2.0)
+    assert float(halved) == pytest.approx(expected["l2"] / 4, rel=1e-5)
     with pytest.raises(ValueError, match="translation_loss"):
         losses.pose_losses(rotation, pred, gt, "cosine")
 
 
-def test_pose_probe_without_global_motion_has_no_step_mlp(make_encoder, clips):
+def test_pose_probe_options_and_their_errors(make_encoder, clips):
     from keras4ds.readouts import PoseProbe
     from keras4ds.readouts.batches import probe_batch
     x, _ = probe_batch("pose", clips[:2])
@@ -78,3 +80,9 @@ def test_pose_probe_without_global_motion_has_no_step_mlp(make_encoder, clips):
     plain = PoseProbe(make_encoder(), num_params=32, num_heads=2, global_motion=False)
     assert not hasattr(plain, "step_mlp")
     assert plain(x)["pose"].shape == (2, x["video"].shape[1], 4, 4)
+    with pytest.raises(ValueError, match="translation_loss"):
+        PoseProbe(make_encoder(), num_params=32, num_heads=2, translation_loss="cosine")
+    from keras4ds.models import FourDSEncoder
+    one_frame = FourDSEncoder(32, 1, 64, 2, num_frames=2, image_size=(32, 32))
+    with pytest.raises(ValueError, match="global_motion=False"):
+        PoseProbe(one_frame, num_params=32, num_heads=2)
