@@ -96,8 +96,24 @@ def rotation_from_6d(x):
     return ops.stack([b1, b2, b3], axis=-2)
 
 
-def pose_losses(pred_rotation, pred_translation, gt_pose):
-    """`(rotation L1, translation L1)` against true relative poses `(B, T, 4, 4)`."""
+TRANSLATION_LOSSES = ("l1", "l2", "huber")
+
+
+def pose_losses(pred_rotation, pred_translation, gt_pose, translation_loss="l1", scale=1.0):
+    """`(rotation L1, translation loss)` against true relative poses `(B, T, 4, 4)`.
+
+    translation_loss, on translation errors divided by `scale` (the scene unit): 'l1' (sum
+    of |error| over x, y, z), 'l2' (squared Euclidean error) or 'huber' (Huber with delta 1
+    on each coordinate, summed)."""
+    if translation_loss not in TRANSLATION_LOSSES:
+        raise ValueError(f"translation_loss must be one of {TRANSLATION_LOSSES}; got "
+                         f"{translation_loss!r}")
     rotation = ops.mean(ops.sum(ops.abs(pred_rotation - gt_pose[..., :3, :3]), axis=(-2, -1)))
-    translation = ops.mean(ops.sum(ops.abs(pred_translation - gt_pose[..., :3, 3]), axis=-1))
-    return rotation, translation
+    error = (pred_translation - gt_pose[..., :3, 3]) / scale
+    if translation_loss == "l1":
+        per_frame = ops.abs(error)
+    elif translation_loss == "l2":
+        per_frame = error * error
+    else:
+        per_frame = huber(error, 1.0)
+    return rotation, ops.mean(ops.sum(per_frame, axis=-1))

@@ -4,6 +4,7 @@ from keras import ops
 
 from keras4ds.models.readout import AttentionReadout
 from keras4ds.readouts import losses
+from keras4ds.readouts.global_motion import GlobalMotion
 from keras4ds.readouts.probe import Probe, zero_init_head
 
 _IDENTITY_6D = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -18,44 +19,108 @@ def pose_matrices(rotation, translation):
     return ops.concatenate([top, bottom], axis=-2)
 
 
+def compose(step_rotation, step_translation):
+    """Per-frame steps (camera t -> camera t-1; frame 0's step is ignored) `(B, T, 3, 3)`,
+    `(B, T, 3)` -> camera t -> camera 0 poses `P_t = S_1 ... S_t` (`P_0 = I`): a prefix
+    product in log2(T) rounds (Hillis-Steele), each one batched matmul over frames."""
+    frames = step_rotation.shape[1]
+    first = ops.broadcast_to(ops.eye(3, dtype=step_rotation.dtype), ops.shape(step_rotation[:, :1]))
+    rot = ops.concatenate([first, step_rotation[:, 1:]], axis=1)
+    trans = ops.concatenate([ops.zeros_like(step_translation[:, :1]), step_translation[:, 1:]],
+                            axis=1)
+    shift = 1
+    while shift < frames:  # P_t <- P_{t-shift} P_t for t >= shift
+        before_rot = ops.concatenate(
+            [ops.broadcast_to(ops.eye(3, dtype=rot.dtype), ops.shape(rot[:, :shift])),
+             rot[:, :-shift]], axis=1)
+        before_trans = ops.concatenate([ops.zeros_like(trans[:, :shift]), trans[:, :-shift]],
+                                       axis=1)
+        trans = before_trans + ops.einsum("btij,btj->bti", before_rot, trans)
+        rot = ops.matmul(before_rot, rot)
+        shift *= 2
+    return rot, trans
+
+
 @keras.saving.register_keras_serializable("keras4ds")
 class PoseProbe(Probe):
     """Video -> per-frame camera pose relative to frame 0 (camera t -> camera 0 coordinates,
     i.e. `E_0 @ inv(E_t)` for world-to-camera extrinsics E).
 
-    One learned query per frame reads the features and their change since frame 0
-    (`motion_features`, on by default) and predicts a 6D rotation offset (Zhou et al.) and
-    a translation; the last Dense starts at zero, so the untrained head is the identity
-    pose exactly. Outputs `{"rotation": (B, T, 3, 3), "translation": (B, T, 3),
+    Two parts, each ending in a zero Dense, so the untrained head is the identity pose
+    exactly. `global_motion` (on by default): a global cost volume of consecutive token
+    frames (`GlobalMotion`, token shifts up to `global_motion_radius`, by default a quarter
+    of the token grid, at least 1) and a one-hot frame index feed a per-frame MLP that
+    predicts each frame's step from the previous one (6D rotation, Zhou et al., and a
+    translation); the steps are composed into the path. A single cross-attention cannot
+    compare frames at different spatial shifts, and without this the head does not learn
+    which way the camera moves. Then one learned query per frame reads the features and
+    their change since frame 0 (`motion_features`) and adds a 6D rotation and translation
+    correction. Outputs `{"rotation": (B, T, 3, 3), "translation": (B, T, 3),
     "pose": (B, T, 4, 4)}`. Loss: L1 on rotation matrix entries + `translation_weight` *
-    L1 on translations / `translation_scale` (the scene unit; 1 m by default, the head
-    predicts translations in that unit). Targets `{"pose": (B, T, 4, 4)}`.
+    the `translation_loss` ('l2' squared error by default, 'l1', 'huber'; see
+    `losses.pose_losses`) of translation errors / `translation_scale` (the scene unit; 1 m
+    by default, the head predicts translations in that unit). Targets `{"pose": (B, T, 4, 4)}`.
     """
 
     task = "pose"
 
     def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
-                 motion_features=True, translation_weight=1.0, translation_scale=1.0, **kwargs):
+                 motion_features=True, translation_weight=1.0, translation_scale=1.0,
+                 translation_loss="l2", global_motion=True, global_motion_radius=None, **kwargs):
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, motion_features,
                          **kwargs)
+        if translation_loss not in losses.TRANSLATION_LOSSES:
+            raise ValueError(f"translation_loss must be one of {losses.TRANSLATION_LOSSES}; "
+                             f"got {translation_loss!r}")
+        if global_motion and encoder.grid[0] < 2:
+            raise ValueError(f"global_motion needs at least 2 token frames (encoder grid "
+                             f"{encoder.grid}); pass global_motion=False")
         self.translation_weight, self.translation_scale = translation_weight, translation_scale
+        self.translation_loss, self.global_motion = translation_loss, bool(global_motion)
         self.readout = AttentionReadout(num_classes=9, num_params=num_params, num_heads=num_heads,
                                         num_queries=encoder.num_frames, name="readout")
         self.readout.build(self.readout_features_shape)
         zero_init_head(self.readout)
+        if global_motion_radius is None:
+            global_motion_radius = max(1, min(encoder.grid[1:]) // 4)
+        self.global_motion_radius = int(global_motion_radius)
+        if self.global_motion:
+            self.cost_volume = GlobalMotion(encoder.grid, encoder.num_frames,
+                                            self.global_motion_radius, name="global_motion")
+            self.step_mlp = keras.Sequential(
+                [keras.layers.Dense(num_params, activation="gelu"),
+                 keras.layers.Dense(num_params, activation="gelu"),
+                 keras.layers.Dense(9, kernel_initializer="zeros")], name="step_mlp")
+            self.step_mlp.build((None, encoder.num_frames,
+                                 2 * self.cost_volume.num_shifts + encoder.num_frames))
 
     def call(self, inputs):
-        out = self.readout(self.readout_features(inputs))  # (B, T, 9)
-        rotation = losses.rotation_from_6d(out[..., :6] + ops.convert_to_tensor(_IDENTITY_6D, out.dtype))
-        translation = out[..., 6:] * self.translation_scale
+        tokens = self.input_features(inputs)
+        out = self.readout(self.to_readout_features(tokens))  # (B, T, 9)
+        identity = ops.convert_to_tensor(_IDENTITY_6D, out.dtype)
+        six, translation = out[..., :6] + identity, out[..., 6:]
+        if self.global_motion:
+            frames = self.encoder.num_frames
+            frame_ids = ops.broadcast_to(ops.eye(frames, dtype=out.dtype),
+                                         (ops.shape(out)[0], frames, frames))
+            steps = self.step_mlp(ops.concatenate([self.cost_volume(tokens), frame_ids], axis=-1))
+            rotation, path = compose(losses.rotation_from_6d(steps[..., :6] + identity),
+                                     steps[..., 6:])
+            six = ops.reshape(rotation[..., :2, :], (ops.shape(out)[0], frames, 6)) + out[..., :6]
+            translation = path + translation
+        rotation = losses.rotation_from_6d(six)
+        translation = translation * self.translation_scale
         return {"rotation": rotation, "translation": translation,
                 "pose": pose_matrices(rotation, translation)}
 
     def task_loss(self, targets, outputs):
         rotation, translation = losses.pose_losses(outputs["rotation"], outputs["translation"],
-                                                   targets["pose"])
-        return rotation + self.translation_weight * translation / self.translation_scale
+                                                   targets["pose"], self.translation_loss,
+                                                   self.translation_scale)
+        return rotation + self.translation_weight * translation
 
     def get_config(self):
         return {**super().get_config(), "translation_weight": self.translation_weight,
-                "translation_scale": self.translation_scale}
+                "translation_scale": self.translation_scale,
+                "translation_loss": self.translation_loss, "global_motion": self.global_motion,
+                "global_motion_radius": self.global_motion_radius}

@@ -51,7 +51,12 @@ class Probe(keras.Model):
 
     def readout_features(self, inputs):
         """`(B, T, h*w, C')` readout features from `inputs["features"]` or `inputs["video"]`
-        (C' = 2C with `motion_features`)."""
+        (C' = 3C with `motion_features`)."""
+        return self.to_readout_features(self.input_features(inputs))
+
+    def input_features(self, inputs):
+        """The selected encoder states `(B, N, C)`: `inputs["features"]`, checked, or
+        computed from `inputs["video"]`."""
         if not isinstance(inputs, dict):
             raise TypeError(f"{type(self).__name__} takes a dict of inputs with 'video' or "
                             f"'features'; got {type(inputs).__name__}")
@@ -65,6 +70,10 @@ class Probe(keras.Model):
             features = self.encoder_features(inputs["video"])
         else:
             raise KeyError(f"inputs need 'video' or 'features'; got keys {sorted(inputs)}")
+        return features
+
+    def to_readout_features(self, features):
+        """Encoder states `(B, N, C)` -> `(B, T, h*w, C')` readout features."""
         features = self.encoder_to_readout(features)
         if self.motion_features:
             change = features - features[:, :1]

@@ -83,7 +83,7 @@ def test_probes_have_their_output_shapes_and_round_trip_through_their_config(mak
     probes = [DepthProbe(encoder, readout_index=[1, 2], num_params=32, num_heads=2,
                          decoding_patch_size=(2, 16, 16), loss="silog"),
               PoseProbe(encoder, readout_index=[1, 2], num_params=32, num_heads=2,
-                        translation_weight=2.0),
+                        translation_weight=2.0, translation_loss="huber", global_motion_radius=1),
               PointTrackingProbe(encoder, readout_index=[1, 2], num_params=32, num_heads=2,
                                  visibility_rule="tapir", motion_features=True),
               BoxTrackingProbe(encoder, readout_index=[1, 2], num_params=32, num_heads=2,
