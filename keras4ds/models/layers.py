@@ -102,7 +102,9 @@ def heads_first_attention(query, key, value):
         logits = ops.cast(ops.matmul(q, k), "float32") * scale
         return ops.matmul(ops.cast(ops.softmax(logits, axis=-1), v.dtype), v)
 
-    pairs = None if batch is None else batch * heads
+    # a symbolic batch (None, or a jax shape-polymorphic dimension while Keras infers
+    # shapes) takes the one-block path
+    pairs = batch * heads if isinstance(batch, int) else None
     if pairs is None or pairs * num_queries * num_keys <= SCORE_BLOCK_ELEMENTS:
         out = attend(query, key, value)
     else:
