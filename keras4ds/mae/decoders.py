@@ -73,12 +73,12 @@ class TransformerDecoder(_DecoderBase):
             block.build((None, None, self.width))
         self.built = True
 
-    def call(self, visible, visible_idx, target_idx):
+    def call(self, visible, visible_idx, target_idx, training=None):
         x, queries = self._embed(visible, visible_idx, target_idx)
         num_visible = ops.shape(x)[1]
         x = ops.concatenate([x, queries], axis=1)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, training=training)
         return self.prediction(self.norm(x[:, num_visible:]))
 
 
@@ -145,7 +145,7 @@ class CrossAttentionDecoder(_DecoderBase):
             block.build(self.width)
         self.built = True
 
-    def call(self, visible, visible_idx, target_idx):
+    def call(self, visible, visible_idx, target_idx, training=None):
         context, queries = self._embed(visible, visible_idx, target_idx)
         for block in self.blocks:
             queries = block(queries, context)

@@ -98,19 +98,19 @@ class MaskedAutoencoder(keras.Model):
         std = ops.sqrt(ops.var(patches, axis=-1, keepdims=True) + 1e-6)
         return (patches - mean) / std, mean, std
 
-    def _forward(self, video, mask, num_targets):
+    def _forward(self, video, mask, num_targets, training=False):
         tokens = self.encoder.tokens(video)
         batch_size = ops.shape(tokens)[0]
         order = self._order(batch_size, mask)
         visible_idx = order[:, :self.num_visible]
         target_idx = order[:, self.num_visible:self.num_visible + num_targets]
-        visible = self.encoder.run_blocks(gather_tokens(tokens, visible_idx))
-        prediction = self.decoder(visible, visible_idx, target_idx)
+        visible = self.encoder.run_blocks(gather_tokens(tokens, visible_idx), training=training)
+        prediction = self.decoder(visible, visible_idx, target_idx, training=training)
         return ops.cast(prediction, "float32"), order, target_idx
 
     def call(self, inputs, training=False):
         video, mask = self._unpack(inputs)
-        prediction, _, target_idx = self._forward(video, mask, self.num_targets)
+        prediction, _, target_idx = self._forward(video, mask, self.num_targets, training)
         target, _, _ = self.targets(video)
         return prediction, gather_tokens(target, target_idx)
 

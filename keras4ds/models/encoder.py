@@ -74,10 +74,13 @@ class FourDSEncoder(keras.Model):
         grid_tokens = self.embed(video)
         return ops.reshape(grid_tokens, (ops.shape(grid_tokens)[0], self.num_tokens, self.width))
 
-    def run_blocks(self, tokens, start=0, stop=None):
-        """Apply blocks `start .. stop-1` to `(B, n, D)` tokens (any n, e.g. visible ones)."""
+    def run_blocks(self, tokens, start=0, stop=None, training=False):
+        """Apply blocks `start .. stop-1` to `(B, n, D)` tokens (any n, e.g. visible ones);
+        `training=True` when a gradient will be taken (it picks the attention kernel,
+        `layers.multi_head_attention`)."""
         for block in self.blocks[start:stop]:
-            tokens = _remat_call(block, tokens) if self.remat else block(tokens)
+            tokens = (_remat_call(block, tokens, training) if self.remat
+                      else block(tokens, training=training))
         return tokens
 
     def call(self, video):
@@ -130,12 +133,12 @@ class FourDSEncoder(keras.Model):
                 "remat": self.remat}
 
 
-def _remat_call(block, tokens):
+def _remat_call(block, tokens, training):
     """`block(tokens)` rematerialised in the backward pass. A fresh function per call:
     `jax.checkpoint` caches its trace per function, and a cached trace of `block.call` (what
     `keras.RematScope` wraps) would keep the weights of the first trace (stale or leaked
     tracers, keras#20936). Positional arguments only (tf.recompute_grad, keras#21207)."""
-    return keras.remat(lambda x: block(x))(tokens)
+    return keras.remat(lambda x: block(x, training=training))(tokens)
 
 
 def official_readout_index(num_blocks, readout_depth=0.95):

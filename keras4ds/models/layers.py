@@ -63,18 +63,18 @@ def multi_head_attention(query, key, value, training=False):
     Logits are scaled by 1/sqrt(K) and the softmax runs in float32, as in
     `jax.nn.dot_product_attention`. Which kernel runs (same result to float32 rounding):
     - jax on CPU: heads-first batched matmuls, which skip the re-layout of the `(Nq, Nk)`
-      probabilities that `jax.nn.dot_product_attention` does, in cache-sized blocks of
-      (batch, head) pairs (`heads_first_attention`; measured faster:
-      benchmarks/variants.md);
+      probabilities that `jax.nn.dot_product_attention` does (`heads_first_attention`);
+      in inference in cache-sized blocks of (batch, head) pairs, in training
+      (`training=True`, a gradient will be taken) in one block: the gradient of the
+      blocked loop is slower (4DS-B MAE step at mask 0.95, batch 2: 2.31 s/clip unblocked,
+      2.95 blocked, 2.96 with `ops.dot_product_attention`); benchmarks/variants.md;
     - jax on GPU/TPU: `ops.dot_product_attention` (cuDNN flash attention where it applies);
     - tensorflow: `ops.dot_product_attention` (einsum + float32 softmax, XLA-compiled under
       `jit_compile=True`; heads-first measured slower there);
     - torch: `ops.dot_product_attention`, i.e. PyTorch's fused SDPA kernel.
-    `training=True` always takes `ops.dot_product_attention`: its gradient is the faster one
-    on jax CPU (at the depth readout's shape: 12-17 s against 22-24 s).
     """
-    if not training and heads_first_attention_is_faster():
-        return heads_first_attention(query, key, value)
+    if heads_first_attention_is_faster():
+        return heads_first_attention(query, key, value, blocked=not training)
     return ops.dot_product_attention(query, key, value)
 
 
@@ -83,10 +83,10 @@ def multi_head_attention(query, key, value, training=False):
 SCORE_BLOCK_ELEMENTS = 2 ** 22
 
 
-def heads_first_attention(query, key, value):
+def heads_first_attention(query, key, value, blocked=True):
     """`multi_head_attention` as heads-first batched matmuls (the CPU fast path).
 
-    When all heads' scores would exceed `SCORE_BLOCK_ELEMENTS`, the (batch x head) pairs
+    With `blocked`, when all heads' scores would exceed `SCORE_BLOCK_ELEMENTS`, the (batch x head) pairs
     run in groups, one after another (`ops.map`), so each group's `(Nq, Nk)` scores stay
     in cache instead of round-tripping through memory; the result is the same to float32
     rounding (measured: benchmarks/variants.md).
@@ -105,7 +105,7 @@ def heads_first_attention(query, key, value):
     # a symbolic batch (None, or a jax shape-polymorphic dimension while Keras infers
     # shapes) takes the one-block path
     pairs = batch * heads if isinstance(batch, int) else None
-    if pairs is None or pairs * num_queries * num_keys <= SCORE_BLOCK_ELEMENTS:
+    if not blocked or pairs is None or pairs * num_queries * num_keys <= SCORE_BLOCK_ELEMENTS:
         out = attend(query, key, value)
     else:
         group = _largest_divisor_at_most(pairs, SCORE_BLOCK_ELEMENTS // (num_queries * num_keys))
@@ -162,9 +162,9 @@ class SelfAttention(keras.layers.Layer):
             layer.build(input_shape)
         self.out.build((None, None, self.num_heads, head_dim))
 
-    def call(self, x):
+    def call(self, x, training=None):
         q, k, v = self.query(x), self.key(x), self.value(x)
-        return self.out(multi_head_attention(q, k, v))
+        return self.out(multi_head_attention(q, k, v, training=bool(training)))
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads}
@@ -220,8 +220,8 @@ class TransformerBlock(keras.layers.Layer):
         for layer in (self.attention_norm, self.attention, self.mlp_norm, self.mlp):
             layer.build(input_shape)
 
-    def call(self, x):
-        x = x + self.attention(self.attention_norm(x))
+    def call(self, x, training=None):
+        x = x + self.attention(self.attention_norm(x), training=training)
         return x + self.mlp(self.mlp_norm(x))
 
     def get_config(self):

@@ -1,6 +1,5 @@
 """Readouts on encoder features: temporal upsampling and cross-attention (DESIGN §2)."""
 import keras
-import numpy as np
 from keras import ops
 
 from keras4ds.models.layers import Mlp, multi_head_attention
@@ -102,8 +101,12 @@ class AttentionReadout(keras.layers.Layer):
         else:
             query = ops.broadcast_to(ops.cast(self.query, x.dtype),
                                      (batch, self.num_queries, heads, head_dim))
-        token = multi_head_attention(query, self.key_embedding(x), self.value_embedding(x),
-                                     training=bool(training))
+        key, value = self.key_embedding(x), self.value_embedding(x)
+        if training:  # the generic gradient is the faster one here on every backend (jax CPU,
+            # 4DS-S depth readout step: 5.9 s against 10.3 s with heads-first attention)
+            token = ops.dot_product_attention(query, key, value)
+        else:
+            token = multi_head_attention(query, key, value)
         num_queries = query.shape[1]
         flat = (batch, -1 if num_queries is None else num_queries, self.num_params)
         token = ops.reshape(query, flat) + self.token_dense(ops.reshape(token, flat))

@@ -24,9 +24,9 @@ def _count_block_calls(mae):
     """Wrap each encoder block's `call` to count its forward executions (Python calls)."""
     counter = [0]
     for block in mae.encoder.blocks:
-        def counted(x, _call=block.call):
+        def counted(x, training=None, _call=block.call):
             counter[0] += 1
-            return _call(x)
+            return _call(x, training=training)
         block.call = counted
     return counter
 
