@@ -219,9 +219,14 @@ def _attention_case(spec):
         "depth" if spec["case"] == "attention_depth" else "encoder", spec)
     video = _to_backend(video)
     chosen, block, forwards, outputs = layers.multi_head_attention, layers.SCORE_BLOCK_ELEMENTS, {}, {}
-    variants = (("generic", ops.dot_product_attention, block),
-                ("heads_first", layers.heads_first_attention, block),
-                ("unblocked", layers.heads_first_attention, 2 ** 62))
+    def generic(query, key, value, training=False):
+        return ops.dot_product_attention(query, key, value)
+
+    def heads_first(query, key, value, training=False):
+        return layers.heads_first_attention(query, key, value)
+
+    variants = (("generic", generic, block), ("heads_first", heads_first, block),
+                ("unblocked", heads_first, 2 ** 62))
     try:
         for name, attention, elements in variants:
             # both read when the forward is traced, at its first call
