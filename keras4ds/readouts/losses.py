@@ -99,15 +99,19 @@ def rotation_from_6d(x):
 TRANSLATION_LOSSES = ("l1", "l2", "huber")
 
 
+def check_translation_loss(name):
+    """Raise a clear error unless `name` is one of `TRANSLATION_LOSSES`."""
+    if name not in TRANSLATION_LOSSES:
+        raise ValueError(f"translation_loss must be one of {TRANSLATION_LOSSES}; got {name!r}")
+
+
 def pose_losses(pred_rotation, pred_translation, gt_pose, translation_loss="l1", scale=1.0):
     """`(rotation L1, translation loss)` against true relative poses `(B, T, 4, 4)`.
 
     translation_loss, on translation errors divided by `scale` (the scene unit): 'l1' (sum
     of |error| over x, y, z), 'l2' (squared Euclidean error) or 'huber' (Huber with delta 1
     on each coordinate, summed)."""
-    if translation_loss not in TRANSLATION_LOSSES:
-        raise ValueError(f"translation_loss must be one of {TRANSLATION_LOSSES}; got "
-                         f"{translation_loss!r}")
+    check_translation_loss(translation_loss)
     rotation = ops.mean(ops.sum(ops.abs(pred_rotation - gt_pose[..., :3, :3]), axis=(-2, -1)))
     error = (pred_translation - gt_pose[..., :3, 3]) / scale
     if translation_loss == "l1":

@@ -69,9 +69,7 @@ class PoseProbe(Probe):
                  translation_loss="l2", global_motion=True, global_motion_radius=None, **kwargs):
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, motion_features,
                          **kwargs)
-        if translation_loss not in losses.TRANSLATION_LOSSES:
-            raise ValueError(f"translation_loss must be one of {losses.TRANSLATION_LOSSES}; "
-                             f"got {translation_loss!r}")
+        losses.check_translation_loss(translation_loss)
         if global_motion and encoder.grid[0] < 2:
             raise ValueError(f"global_motion needs at least 2 token frames (encoder grid "
                              f"{encoder.grid}); pass global_motion=False")
