@@ -1,0 +1,143 @@
+"""What a frozen encoder keeps for point tracking: template matching on decoded pixels.
+
+  KERAS_BACKEND=jax python tools/points_ceiling.py --preset out/study/encoders/mae_w64 \
+      --random 64:2:4 --readout-index 0 2
+
+For each encoder and hidden state, a ridge regression (fit on the training scenes' tokens)
+decodes every token's pixels from its features; `template_tracks` then tracks the
+held-out scenes' query points on the decoded video. Its TAP-Vid average Jaccard is a
+learning-free yardstick of how much pixel detail the features keep for tracking, next to
+the same matcher on the raw pixels and static points. Prints one markdown row per case
+and writes them to --out as JSON.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", action="append", default=[],
+                        help="keras4ds preset folder of an encoder (repeatable)")
+    parser.add_argument("--random", action="append", default=[], metavar="W:D:H",
+                        help="random-init encoder width:depth:heads (repeatable)")
+    parser.add_argument("--readout-index", type=int, nargs="+", default=None,
+                        help="hidden states to decode (default: h_0 and h_L)")
+    parser.add_argument("--patch-size", type=int, nargs=3, default=(2, 8, 8), metavar=("T", "H", "W"))
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--train-clips", type=int, default=256)
+    parser.add_argument("--eval-clips", type=int, default=64)
+    parser.add_argument("--queries", type=int, default=32)
+    parser.add_argument("--radius", type=int, default=3, help="template half-size in pixels")
+    parser.add_argument("--ridge", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="points_ceiling.json")
+    return parser.parse_args()
+
+
+def ridge_decoder(features, pixels, ridge):
+    """Least-squares map (with bias) from token features `(N, C)` to pixels `(N, P)`."""
+    import numpy as np
+
+    inputs = np.concatenate([features, np.ones((len(features), 1), features.dtype)], axis=1)
+    gram = inputs.T @ inputs
+    gram += ridge * np.trace(gram) / len(gram) * np.eye(len(gram), dtype=gram.dtype)
+    return np.linalg.solve(gram, inputs.T @ pixels)
+
+
+def decoded_videos(encoder, index, train_videos, eval_videos, ridge):
+    """Eval videos rebuilt from state `index` by a ridge decoder fit on the train videos,
+    and the decoder's R^2 on the eval tokens."""
+    import numpy as np
+
+    from keras4ds.models.patches import patchify, unpatchify
+    from keras4ds.readouts.cache import compute_features
+
+    def tokens(videos):
+        features = compute_features(encoder, videos, index)
+        pixels = np.asarray(patchify(videos, encoder.patch_size))
+        return features.reshape(-1, features.shape[-1]), pixels.reshape(-1, pixels.shape[-1])
+
+    weights = ridge_decoder(*tokens(train_videos), ridge)
+    features, pixels = tokens(eval_videos)
+    decoded = np.concatenate([features, np.ones((len(features), 1), features.dtype)], 1) @ weights
+    r2 = 1.0 - np.sum((decoded - pixels) ** 2) / np.sum((pixels - pixels.mean(0)) ** 2)
+    videos = unpatchify(decoded.reshape(len(eval_videos), encoder.num_tokens, -1),
+                        encoder.grid, encoder.patch_size, eval_videos.shape[-1])
+    return np.asarray(videos), float(r2)
+
+
+def template_jaccard(videos, inputs, targets):
+    """Average Jaccard of `template_tracks` on `videos` (all points called visible)."""
+    import numpy as np
+
+    from keras4ds.readouts.evaluate import task_metrics
+    from keras4ds.readouts.template import template_tracks
+
+    tracks = np.stack([template_tracks(v, q, ARGS.radius)
+                       for v, q in zip(videos, inputs["query_points"])])
+    predictions = {"tracks": tracks, "visible": np.ones(tracks.shape[:3], bool)}
+    return task_metrics("points", inputs, targets, predictions)["average_jaccard"]
+
+
+def encoders():
+    """(name, encoder) for every --preset and --random."""
+    import keras
+
+    from keras4ds.checkpoints import load_preset
+    from keras4ds.models import FourDSEncoder
+
+    for path in ARGS.preset:
+        yield os.path.basename(os.path.normpath(path)), load_preset(path)
+    for spec in ARGS.random:
+        width, depth, heads = (int(n) for n in spec.split(":"))
+        keras.utils.set_random_seed(ARGS.seed)
+        yield f"random {spec}", FourDSEncoder(
+            width, depth, 4 * width, heads, num_frames=ARGS.frames,
+            image_size=(ARGS.image_size, ARGS.image_size), patch_size=tuple(ARGS.patch_size))
+
+
+def main():
+    import numpy as np
+    from tqdm import tqdm
+
+    from keras4ds.data.synthetic import generate_clip
+    from keras4ds.readouts.batches import probe_batch
+    from keras4ds.readouts.evaluate import baseline_predictions, task_metrics
+
+    size = ARGS.image_size
+    train = [generate_clip(s, ARGS.frames, size, size)
+             for s in tqdm(range(ARGS.train_clips), desc="train scenes")]
+    held_out = [generate_clip(s, ARGS.frames, size, size)
+                for s in tqdm(range(100000, 100000 + ARGS.eval_clips), desc="held-out scenes")]
+    train_videos = np.stack([c["video"] for c in train]).astype(np.float32)
+    inputs, targets = probe_batch("points", held_out, ARGS.queries, ARGS.seed + 1)
+    static = task_metrics("points", inputs, targets,
+                          baseline_predictions("points", inputs, targets, targets))["average_jaccard"]
+    rows = [{"features": "raw pixels", "r2": 1.0,
+             "template_aj": template_jaccard(inputs["video"], inputs, targets)}]
+    for name, encoder in encoders():
+        for index in ARGS.readout_index or (0, encoder.depth):
+            videos, r2 = decoded_videos(encoder, index, train_videos, inputs["video"], ARGS.ridge)
+            rows.append({"features": f"{name} h_{index}", "r2": r2,
+                         "template_aj": template_jaccard(videos, inputs, targets)})
+    print(f"\nstatic points AJ {static:.3f}; {ARGS.eval_clips} held-out scenes, "
+          f"{ARGS.queries} queries each, template radius {ARGS.radius}, load "
+          f"{os.getloadavg()[0]:.1f}\n\n| features | decoder R^2 | template-matching AJ |\n|---|---:|---:|")
+    for row in rows:
+        print(f"| {row['features']} | {row['r2']:.3f} | {row['template_aj']:.3f} |")
+    result = {"static_aj": static, "rows": rows, "args": vars(ARGS), "time": time.ctime()}
+    temporary = ARGS.out + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(temporary, ARGS.out)
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()
+    main()
