@@ -51,10 +51,9 @@ class PointTrackingProbe(TrackingProbe):
         coords = ops.concatenate([queries[..., :1] / max(self.num_frames - 1, 1), queries[..., 1:]], -1)
         out = self.track(self.readout_features(inputs), coords, queries)
         start_xy = ops.stack([queries[..., 2], queries[..., 1]], axis=-1)[:, :, None, :]
-        frame = ops.clip(ops.round(queries[..., 0]), 0, self.num_frames - 1)
-        at_query = ops.cast(ops.equal(frame[..., None], ops.arange(self.num_frames, dtype=frame.dtype)),
-                            out.dtype)  # (B, Q, T) one-hot of the query frame
-        moved = out[..., :2] - ops.einsum("bqt,bqtc->bqc", at_query, out[..., :2])[:, :, None]
+        frame = ops.cast(ops.clip(ops.round(queries[..., 0]), 0, self.num_frames - 1), "int32")
+        at_query = ops.take_along_axis(out[..., :2], frame[:, :, None, None], axis=2)  # (B, Q, 1, 2)
+        moved = out[..., :2] - at_query
         vis, cert = out[..., 2], out[..., 3]
         if self.visibility_rule == "tapir":
             visible = ops.sigmoid(vis) * ops.sigmoid(cert) > 0.5
