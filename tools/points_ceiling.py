@@ -72,37 +72,37 @@ def decoded_videos(encoder, index, train_videos, eval_videos, ridge):
     return np.asarray(videos), float(r2)
 
 
-def template_jaccard(videos, inputs, targets):
+def template_jaccard(videos, inputs, targets, radius):
     """Average Jaccard of `template_tracks` on `videos` (all points called visible)."""
     import numpy as np
 
     from keras4ds.readouts.evaluate import task_metrics
     from keras4ds.readouts.template import template_tracks
 
-    tracks = np.stack([template_tracks(v, q, ARGS.radius)
+    tracks = np.stack([template_tracks(v, q, radius)
                        for v, q in zip(videos, inputs["query_points"])])
     predictions = {"tracks": tracks, "visible": np.ones(tracks.shape[:3], bool)}
     return task_metrics("points", inputs, targets, predictions)["average_jaccard"]
 
 
-def encoders():
-    """(name, encoder) for every --preset and --random."""
+def encoders(args):
+    """(name, encoder) for every --preset and --random of `args`."""
     import keras
 
     from keras4ds.checkpoints import load_preset
     from keras4ds.models import FourDSEncoder
 
-    for path in ARGS.preset:
+    for path in args.preset:
         yield os.path.basename(os.path.normpath(path)), load_preset(path)
-    for spec in ARGS.random:
+    for spec in args.random:
         width, depth, heads = (int(n) for n in spec.split(":"))
-        keras.utils.set_random_seed(ARGS.seed)
+        keras.utils.set_random_seed(args.seed)
         yield f"random {spec}", FourDSEncoder(
-            width, depth, 4 * width, heads, num_frames=ARGS.frames,
-            image_size=(ARGS.image_size, ARGS.image_size), patch_size=tuple(ARGS.patch_size))
+            width, depth, 4 * width, heads, num_frames=args.frames,
+            image_size=(args.image_size, args.image_size), patch_size=tuple(args.patch_size))
 
 
-def main():
+def main(args):
     import numpy as np
     from tqdm import tqdm
 
@@ -110,34 +110,33 @@ def main():
     from keras4ds.readouts.batches import probe_batch
     from keras4ds.readouts.evaluate import baseline_predictions, task_metrics
 
-    size = ARGS.image_size
-    train = [generate_clip(s, ARGS.frames, size, size)
-             for s in tqdm(range(ARGS.train_clips), desc="train scenes")]
-    held_out = [generate_clip(s, ARGS.frames, size, size)
-                for s in tqdm(range(100000, 100000 + ARGS.eval_clips), desc="held-out scenes")]
+    size = args.image_size
+    train = [generate_clip(s, args.frames, size, size)
+             for s in tqdm(range(args.train_clips), desc="train scenes")]
+    held_out = [generate_clip(s, args.frames, size, size)
+                for s in tqdm(range(100000, 100000 + args.eval_clips), desc="held-out scenes")]
     train_videos = np.stack([c["video"] for c in train]).astype(np.float32)
-    inputs, targets = probe_batch("points", held_out, ARGS.queries, ARGS.seed + 1)
+    inputs, targets = probe_batch("points", held_out, args.queries, args.seed + 1)
     static = task_metrics("points", inputs, targets,
                           baseline_predictions("points", inputs, targets, targets))["average_jaccard"]
     rows = [{"features": "raw pixels", "r2": 1.0,
-             "template_aj": template_jaccard(inputs["video"], inputs, targets)}]
-    for name, encoder in encoders():
-        for index in ARGS.readout_index or (0, encoder.depth):
-            videos, r2 = decoded_videos(encoder, index, train_videos, inputs["video"], ARGS.ridge)
+             "template_aj": template_jaccard(inputs["video"], inputs, targets, args.radius)}]
+    for name, encoder in encoders(args):
+        for index in args.readout_index or (0, encoder.depth):
+            videos, r2 = decoded_videos(encoder, index, train_videos, inputs["video"], args.ridge)
             rows.append({"features": f"{name} h_{index}", "r2": r2,
-                         "template_aj": template_jaccard(videos, inputs, targets)})
-    print(f"\nstatic points AJ {static:.3f}; {ARGS.eval_clips} held-out scenes, "
-          f"{ARGS.queries} queries each, template radius {ARGS.radius}, load "
+                         "template_aj": template_jaccard(videos, inputs, targets, args.radius)})
+    print(f"\nstatic points AJ {static:.3f}; {args.eval_clips} held-out scenes, "
+          f"{args.queries} queries each, template radius {args.radius}, load "
           f"{os.getloadavg()[0]:.1f}\n\n| features | decoder R^2 | template-matching AJ |\n|---|---:|---:|")
     for row in rows:
         print(f"| {row['features']} | {row['r2']:.3f} | {row['template_aj']:.3f} |")
-    result = {"static_aj": static, "rows": rows, "args": vars(ARGS), "time": time.ctime()}
-    temporary = ARGS.out + ".tmp"
+    result = {"static_aj": static, "rows": rows, "args": vars(args), "time": time.ctime()}
+    temporary = args.out + ".tmp"
     with open(temporary, "w") as f:
         json.dump(result, f, indent=1)
-    os.replace(temporary, ARGS.out)
+    os.replace(temporary, args.out)
 
 
 if __name__ == "__main__":
-    ARGS = parse_args()
-    main()
+    main(parse_args())
