@@ -40,23 +40,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def with_bias(features):
-    """`(N, C)` -> `(N, C + 1)`: a column of ones for the decoder's bias."""
-    import numpy as np
-
-    return np.concatenate([features, np.ones((len(features), 1), features.dtype)], axis=1)
-
-
-def ridge_decoder(features, pixels, ridge):
-    """Least-squares map (with bias) from token features `(N, C)` to pixels `(N, P)`."""
-    import numpy as np
-
-    inputs = with_bias(features)
-    gram = inputs.T @ inputs
-    gram += ridge * np.trace(gram) / len(gram) * np.eye(len(gram), dtype=gram.dtype)
-    return np.linalg.solve(gram, inputs.T @ pixels)
-
-
 def decoded_videos(encoder, index, train_videos, eval_videos, ridge):
     """Eval videos rebuilt from state `index` by a ridge decoder fit on the train videos,
     and the decoder's R^2 on the eval tokens."""
@@ -64,6 +47,7 @@ def decoded_videos(encoder, index, train_videos, eval_videos, ridge):
 
     from keras4ds.models.patches import patchify, unpatchify
     from keras4ds.readouts.cache import compute_features
+    from keras4ds.readouts.pixel_decoder import r_squared, ridge_decoder, with_bias
 
     def tokens(videos):
         features = compute_features(encoder, videos, index)
@@ -73,7 +57,7 @@ def decoded_videos(encoder, index, train_videos, eval_videos, ridge):
     weights = ridge_decoder(*tokens(train_videos), ridge)
     features, pixels = tokens(eval_videos)
     decoded = with_bias(features) @ weights
-    r2 = 1.0 - np.sum((decoded - pixels) ** 2) / np.sum((pixels - pixels.mean(0)) ** 2)
+    r2 = r_squared(decoded, pixels)
     videos = unpatchify(decoded.reshape(len(eval_videos), encoder.num_tokens, -1),
                         encoder.grid, encoder.patch_size, eval_videos.shape[-1])
     return np.asarray(videos), float(r2)

@@ -4,7 +4,7 @@
 | --- | --- | --- | --- |
 | depth | `DepthProbe` | video | `(B, T, H, W, 1)` depth |
 | pose | `PoseProbe` | video | per-frame pose relative to frame 0 |
-| points | `PointTrackingProbe` | video, query points (t, y, x) | tracks, visibility, certainty |
+| points | `TemplatePointProbe` (default), `PointTrackingProbe` (head='attention') | video, query points (t, y, x) | tracks, visibility, certainty |
 | boxes | `BoxTrackingProbe` | video, first-frame boxes | `(B, K, T, 4)` boxes |
 | classify | `ClassificationProbe` | video | `(B, C)` logits |
 
@@ -25,12 +25,14 @@ from keras4ds.readouts.optimizer import TwoRateAdam
 from keras4ds.readouts.points import PointTrackingProbe
 from keras4ds.readouts.pose import PoseProbe, pose_matrices
 from keras4ds.readouts.probe import Probe
+from keras4ds.readouts.template_points import TemplatePointProbe
 from keras4ds.readouts.tracking import TrackingProbe
 from keras4ds.readouts.train import PROBES, make_probe, train_probe
 
 __all__ = [
     "BoxTrackingProbe", "ClassificationProbe", "DPTHead", "DepthProbe", "FourierQueryEncoder",
-    "PROBES", "PointTrackingProbe", "PoseProbe", "Probe", "TASKS", "TrackingProbe", "TwoRateAdam",
+    "PROBES", "PointTrackingProbe", "PoseProbe", "Probe", "TASKS", "TemplatePointProbe",
+    "TrackingProbe", "TwoRateAdam",
     "baseline_predictions", "cache_features", "compute_features", "make_probe",
     "pose_matrices", "probe_batch", "relative_poses", "task_metrics", "train_probe",
 ]

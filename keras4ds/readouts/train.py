@@ -13,21 +13,30 @@ from keras4ds.readouts.evaluate import baseline_predictions, task_metrics
 from keras4ds.readouts.optimizer import TwoRateAdam
 from keras4ds.readouts.points import PointTrackingProbe
 from keras4ds.readouts.pose import PoseProbe
+from keras4ds.readouts.template_points import TemplatePointProbe
 
-PROBES = {"depth": DepthProbe, "pose": PoseProbe, "points": PointTrackingProbe,
+PROBES = {"depth": DepthProbe, "pose": PoseProbe, "points": TemplatePointProbe,
           "boxes": BoxTrackingProbe, "classify": ClassificationProbe}
+POINT_HEADS = {"template": TemplatePointProbe, "attention": PointTrackingProbe}
 
 
 def make_probe(task, encoder, frozen=True, readout_index=None, num_params=128, num_heads=4,
                num_classes=None, **kwargs):
-    """The probe class of `task` on `encoder`."""
+    """The probe class of `task` on `encoder`. For 'points', `head='template'` (default:
+    `TemplatePointProbe`) or 'attention' (`PointTrackingProbe`)."""
     check_task(task)
+    probe_class = PROBES[task]
     if task == "classify":
         if not num_classes:
             raise ValueError("task 'classify' needs num_classes")
         kwargs["num_classes"] = num_classes
-    return PROBES[task](encoder, frozen=frozen, readout_index=readout_index,
-                        num_params=num_params, num_heads=num_heads, **kwargs)
+    if task == "points":
+        head = kwargs.pop("head", "template")
+        if head not in POINT_HEADS:
+            raise ValueError(f"points head must be one of {tuple(POINT_HEADS)}; got {head!r}")
+        probe_class = POINT_HEADS[head]
+    return probe_class(encoder, frozen=frozen, readout_index=readout_index,
+                       num_params=num_params, num_heads=num_heads, **kwargs)
 
 
 def _as_clip_list(clips, name):
@@ -94,11 +103,13 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         (default: `learning_rate`).
       readout_index: hidden state(s) read (None = the official 0.95 state).
       num_queries: query points per clip for 'points'.
-      probe_kwargs: extra arguments of the probe class (e.g. head='dpt' for depth).
+      probe_kwargs: extra arguments of the probe class (e.g. head='dpt' for depth,
+        head='attention' for points).
 
     Returns:
       dict: "metrics" and "baseline" (the task's metrics of the probe and of the trivial
-      answer on eval_clips), "loss_history" (mean training loss over each of `num_logs`
+      answer on eval_clips), "pixel_decoder_r2" (template points head: its decoder's R^2
+      on the training tokens), "loss_history" (mean training loss over each of `num_logs`
       equal chunks of the steps) with "loss_steps" (the step each chunk ends at), "train_seconds",
       "task", "frozen", "readout_index", "steps"; with `return_probe` also "probe",
       "eval_inputs", "eval_targets" (numpy dicts) and "predictions" on them.
@@ -121,6 +132,11 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
     else:
         rate = learning_rate if encoder_learning_rate is None else encoder_learning_rate
         optimizer = TwoRateAdam(learning_rate, rate, encoder.trainable_variables)
+    extra = {}
+    if hasattr(probe, "fit_pixel_decoder"):
+        features = (fit_train_x["features"] if frozen else
+                    compute_features(encoder, train_x["video"], probe.readout_index))
+        extra["pixel_decoder_r2"] = probe.fit_pixel_decoder(features, train_x["video"])
     probe.compile(optimizer)
     batch_size = min(batch_size, len(train_clips))
     data = _Batches(_batches(fit_train_x, train_y, batch_size, seed), steps)
@@ -138,7 +154,7 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
                                  baseline_predictions(task, eval_x, eval_y, train_y)),
         "loss_history": [float(c.mean()) for c in chunks],
         "loss_steps": [int(v) for v in np.cumsum([len(c) for c in chunks])],
-        "train_seconds": train_seconds,
+        "train_seconds": train_seconds, **extra,
     }
     if return_probe:
         result.update(probe=probe, eval_inputs=eval_x, eval_targets=eval_y,

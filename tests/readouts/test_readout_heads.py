@@ -32,13 +32,15 @@ def _numpy(tree):
 
 @pytest.mark.parametrize("task", ["pose", "points", "boxes"])
 def test_untrained_heads_are_their_trivial_baselines(make_encoder, clips, task):
-    """Residual heads start at identity pose, static all-visible points, first-frame boxes:
+    """Residual heads start at identity pose, static all-visible points (the attention point
+    head), first-frame boxes:
     their outputs and metrics equal the trivial baseline's."""
     encoder = make_encoder()
     x, y = probe_batch(task, clips[:3], num_queries=6)
     f = dict(x, features=_features(encoder, x))
     del f["video"]
-    out = _numpy(make_probe(task, encoder, num_params=32, num_heads=2)(f))
+    attention = {"head": "attention"} if task == "points" else {}
+    out = _numpy(make_probe(task, encoder, num_params=32, num_heads=2, **attention)(f))
     base = baseline_predictions(task, x, y, y)
     if task == "points":
         np.testing.assert_array_equal(out["visible"], base["visible"])
@@ -53,7 +55,8 @@ def test_untrained_heads_are_their_trivial_baselines(make_encoder, clips, task):
 @pytest.mark.parametrize("task", ["points", "boxes"])
 def test_tracking_queries_are_independent(make_encoder, clips, task):
     encoder = make_encoder()
-    probe = make_probe(task, encoder, num_params=32, num_heads=2)
+    attention = {"head": "attention"} if task == "points" else {}
+    probe = make_probe(task, encoder, num_params=32, num_heads=2, **attention)
     for w in probe.readout.head.weights:  # non-zero head so outputs depend on the query
         w.assign(np.random.default_rng(0).normal(size=w.shape).astype("float32"))
     x, _ = probe_batch(task, clips[:1], num_queries=6)
@@ -211,7 +214,7 @@ def test_point_tracks_are_exact_at_their_query_frame(make_encoder, clips):
     """Displacements are relative to the query frame: a head with random weights moves the
     points in other frames but returns each query's own position in its query frame."""
     encoder = make_encoder()
-    probe = make_probe("points", encoder, num_params=32, num_heads=2)
+    probe = make_probe("points", encoder, num_params=32, num_heads=2, head="attention")
     for w in probe.readout.head.weights:
         w.assign(np.random.default_rng(1).normal(size=w.shape).astype("float32"))
     x, _ = probe_batch("points", clips[:2], num_queries=5)
