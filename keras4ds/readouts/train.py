@@ -87,10 +87,19 @@ class _StepLosses(keras.callbacks.Callback):
         self._previous_mean = mean
 
 
+def _loss(probe, inputs, targets, batch_size, predictions=None):
+    """The probe's task loss over all of `inputs` (predicted now unless given)."""
+    if predictions is None:
+        predictions = probe.predict(inputs, batch_size=batch_size, verbose=0)
+    predictions = keras.tree.map_structure(keras.ops.convert_to_tensor, predictions)
+    return float(keras.ops.convert_to_numpy(probe.compute_loss(y=targets, y_pred=predictions)))
+
+
 def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learning_rate,
                 frozen=True, seed=0, readout_index=None, num_params=128, num_heads=4,
                 num_queries=32, encoder_learning_rate=None, num_classes=None,
-                probe_kwargs=None, num_logs=20, verbose=0, return_probe=False):
+                probe_kwargs=None, num_logs=20, verbose=0, return_probe=False,
+                eval_loss=False):
     """Train a `task` readout on `encoder` and score it on `eval_clips`.
 
     Args:
@@ -105,6 +114,8 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
       num_queries: query points per clip for 'points'.
       probe_kwargs: extra arguments of the probe class (e.g. head='dpt' for depth,
         head='attention' for points).
+      eval_loss: also score the task loss on the eval clips before and after training
+        (one more pass over them), returned as "eval_loss" {"untrained", "trained"}.
 
     Returns:
       dict: "metrics" and "baseline" (the task's metrics of the probe and of the trivial
@@ -139,6 +150,8 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         extra["pixel_decoder_r2"] = probe.fit_pixel_decoder(features, train_x["video"])
     probe.compile(optimizer)
     batch_size = min(batch_size, len(train_clips))
+    if eval_loss:
+        extra["eval_loss"] = {"untrained": _loss(probe, fit_eval_x, eval_y, batch_size)}
     data = _Batches(_batches(fit_train_x, train_y, batch_size, seed), steps)
     step_losses = _StepLosses()
     start = time.perf_counter()
@@ -146,6 +159,8 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
     train_seconds = time.perf_counter() - start
     chunks = np.array_split(np.array(step_losses.losses), min(num_logs, steps))
     predictions = probe.predict(fit_eval_x, batch_size=batch_size, verbose=0)
+    if eval_loss:
+        extra["eval_loss"]["trained"] = _loss(probe, fit_eval_x, eval_y, batch_size, predictions)
     result = {
         "task": task, "frozen": bool(frozen), "readout_index": list(probe.readout_index),
         "steps": steps,

@@ -78,6 +78,11 @@ class Budget:
     # Extra probe-class arguments per task, e.g. {"depth": {"decoding_patch_size": [2, 16, 16]}}.
     task_probe_kwargs: dict = dataclasses.field(
         default_factory=lambda: {"depth": {"decoding_patch_size": [2, 16, 16]}})
+    # Per-task changes of the probes' steps, batch_size and learning_rate. The template
+    # points head trains 6 numbers but matches every pixel window of every frame (about
+    # 1.2 s per clip of 32 queries on one CPU core), so it takes few small steps.
+    task_training: dict = dataclasses.field(
+        default_factory=lambda: {"points": {"steps": 60, "batch_size": 4, "learning_rate": 3e-2}})
     tasks: tuple[str, ...] = TASKS
     seed: int = 0
 
@@ -88,6 +93,15 @@ class Budget:
     def readout_index(self, encoder_depth: int):
         """`train_probe`'s readout_index for an encoder of `encoder_depth` blocks."""
         return encoder_depth if self.readout == "last" else None
+
+    def probe_training(self, task: str) -> dict:
+        """`train_probe`'s steps, batch_size and learning_rate for `task`."""
+        settings = {"steps": self.probe_steps, "batch_size": self.probe_batch,
+                    "learning_rate": self.probe_learning_rate}
+        unknown = set(self.task_training.get(task, {})) - set(settings)
+        if unknown:
+            raise ValueError(f"task_training[{task!r}] may set {sorted(settings)}; got {sorted(unknown)}")
+        return {**settings, **self.task_training.get(task, {})}
 
     def replace(self, **changes) -> "Budget":
         return dataclasses.replace(self, **changes)
@@ -111,11 +125,12 @@ BUDGETS = {
         sizes=tuple(EncoderSize.parse(s) for s in ("w16:16:1:2", "w32:32:1:2")),
         num_frames=4, image_size=32, patch_size=(2, 8, 8), num_tracks=16,
         pretrain_clips=8, pretrain_steps=4, pretrain_batch=4,
-        probe_train_clips=8, eval_clips=4, probe_steps=4, probe_batch=4),
+        probe_train_clips=8, eval_clips=4, probe_steps=4, probe_batch=4, task_training={}),
     "default": Budget(sizes=_THREE),
     "large": Budget(
         sizes=tuple(EncoderSize.parse(s) for s in
                     ("w64:64:4:4", "w128:128:4:4", "w192:192:6:6", "w256:256:8:8")),
         pretrain_clips=2048, pretrain_steps=5000, pretrain_batch=16,
-        probe_train_clips=512, eval_clips=128, probe_steps=1500, probe_batch=16),
+        probe_train_clips=512, eval_clips=128, probe_steps=1500, probe_batch=16,
+        task_training={"points": {"steps": 300, "batch_size": 8, "learning_rate": 1e-2}}),
 }

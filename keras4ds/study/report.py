@@ -142,7 +142,9 @@ def render_markdown(results: dict) -> str:
            else "the official 0.95-depth hidden state")
         + (f"; scene options {budget['scene_options']}" if budget.get("scene_options") else "")
         + (f"; per-task probe arguments {budget['task_probe_kwargs']}"
-           if budget.get("task_probe_kwargs") else "") + ".",
+           if budget.get("task_probe_kwargs") else "")
+        + (f"; per-task training {budget['task_training']}"
+           if budget.get("task_training") else "") + ".",
         "",
         "Runs in this folder (wall time, stages run, 1-minute load average at the end): "
         + "; ".join(f"{r['seconds'] / 60:.1f} min, {r['stages_run']} stages, load "

@@ -158,8 +158,7 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) 
     encoder = encoders.load_encoder(folder, init, size)
     keep_examples = init == "mae" and size == budget.sizes[-1] and task in examples.FIGURES
     start = time.time()
-    out = train_probe(task, encoder, train, evaluation, steps=budget.probe_steps,
-                      batch_size=budget.probe_batch, learning_rate=budget.probe_learning_rate,
+    out = train_probe(task, encoder, train, evaluation, **budget.probe_training(task),
                       frozen=True, seed=budget.seed, num_params=budget.probe_width,
                       readout_index=budget.readout_index(size.depth),
                       probe_kwargs=budget.task_probe_kwargs.get(task),
