@@ -63,6 +63,16 @@ def test_budget_json_round_trip():
     assert type(budget).from_json(json.loads(json.dumps(budget.to_json()))) == budget
 
 
+def test_per_task_training_overrides_only_its_task():
+    budget = BUDGETS["default"].replace(probe_steps=200, probe_batch=16, probe_learning_rate=1e-3,
+                                        task_training={"points": {"steps": 60, "batch_size": 4}})
+    assert budget.probe_training("depth") == {"steps": 200, "batch_size": 16, "learning_rate": 1e-3}
+    assert budget.probe_training("points") == {"steps": 60, "batch_size": 4, "learning_rate": 1e-3}
+    assert type(budget).from_json(json.loads(json.dumps(budget.to_json()))) == budget
+    with pytest.raises(ValueError, match="may set"):
+        budget.replace(task_training={"points": {"epochs": 2}}).probe_training("points")
+
+
 def test_splits_are_disjoint():
     a, b, c = (set(split_seeds(s, 1000)) for s in ("pretrain", "probe_train", "eval"))
     assert not (a & b or a & c or b & c)
