@@ -18,10 +18,11 @@ class TemplatePointProbe(Probe):
     A linear pixel decoder maps each token's features to its `pt*ph*pw` RGB pixels; it is
     fit in closed form on training videos (`fit_pixel_decoder`, ridge regression; called
     by `train_probe`) and then kept fixed (`trainable=False`). `TemplateMatcher` tracks
-    every query on the decoded video; its temperature and motion prior train, and so does
-    a Dense that reads the visibility and certainty logits from the best match's window
-    cost and distance moved. With `frozen=False` the gradient flows through the decoded
-    pixels into the encoder.
+    every query on the decoded video (window `radius`, sub-pixel `temperature`, motion
+    `prior`; trained too with `train_matcher=True`, which moved held-out AJ by less than
+    0.01 in benchmarks/readouts.md). A Dense trains to read the visibility and certainty
+    logits from the best match's window cost and distance moved. With `frozen=False` the
+    gradient flows through the decoded pixels into the encoder.
     Inputs `{"video"|"features", "query_points": (B, Q, 3)}` (t, y, x): t a frame index,
     y, x in [0, 1]. Outputs and targets as `PointTrackingProbe`; loss: TAPIR-style Huber
     + BCE visibility + BCE certainty. A query's output never depends on other queries.
@@ -30,7 +31,7 @@ class TemplatePointProbe(Probe):
     task = "points"
 
     def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
-                 radius=5, temperature=5.0, prior=0.005, ridge=1e-3,
+                 radius=5, temperature=5.0, prior=0.005, train_matcher=False, ridge=1e-3,
                  visibility_rule="visibility", initial_logit=3.0, **kwargs):
         if visibility_rule not in VISIBILITY_RULES:
             raise ValueError(f"visibility_rule must be one of {VISIBILITY_RULES}; "
@@ -51,6 +52,8 @@ class TemplatePointProbe(Probe):
                                               initializer="zeros")
         self.matcher = TemplateMatcher(radius, temperature, prior, name="matcher")
         self.matcher.build()
+        self.train_matcher = bool(train_matcher)
+        self.matcher.trainable = self.train_matcher
         self.visibility = keras.layers.Dense(
             2, kernel_initializer="zeros",
             bias_initializer=keras.initializers.Constant(self.initial_logit), name="visibility")
@@ -120,5 +123,5 @@ class TemplatePointProbe(Probe):
         config = super().get_config()
         config.pop("motion_features")
         return {**config, "radius": self.radius, "temperature": self.temperature,
-                "prior": self.prior, "ridge": self.ridge, "visibility_rule": self.visibility_rule,
+                "prior": self.prior, "train_matcher": self.train_matcher, "ridge": self.ridge, "visibility_rule": self.visibility_rule,
                 "initial_logit": self.initial_logit}
