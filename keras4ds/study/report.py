@@ -83,6 +83,12 @@ def task_conclusion(task: str, rows: list[dict], pretrain: dict) -> dict:
     random_wins = [r["size"] for r in rows if better(task, r["random"], r["mae"])]
     if random_wins:
         reasons.append(f"the random-init encoder read out better on {', '.join(random_wins)}")
+    if task == "points" and random_wins and all(r.get("mae_r2") is not None for r in rows):
+        r2 = ", ".join(f"{r['size']} {r['mae_r2']:.3f} / {r['random_r2']:.3f}" for r in rows)
+        reasons.append(f"the point head tracks pixels that a linear decoder reads back from the "
+                       f"features, and that decoder's R^2 on the training tokens was "
+                       f"(pretrained / random) {r2}: the random-init features keep more of the "
+                       f"pixels than the pretrained ones")
     return {
         "pretrained_beats_random": all(mae_wins),
         "pretrained_beats_random_per_size": {r["size"]: w for r, w in zip(rows, mae_wins)},
@@ -107,6 +113,8 @@ def summarise(results: dict) -> dict:
                          "random": entry["random"]["metrics"].get(key),
                          "trivial": entry["mae"]["trivial"].get(key)})
             if task == "points":
+                rows[-1].update({f"{name}_r2": entry[name].get("pixel_decoder_r2")
+                                 for name in ("mae", "random")})
                 rows[-1].update({f"{name}_delta": source.get("average_pts_within_thresh")
                                  for name, source in (("mae", entry["mae"]["metrics"]),
                                                       ("random", entry["random"]["metrics"]),

@@ -170,6 +170,8 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) 
     result = {"metrics": out["metrics"], "trivial": out["baseline"],
               "loss": out["loss_history"], "loss_steps": out["loss_steps"],
               "seconds": time.time() - start}
+    if "pixel_decoder_r2" in out:
+        result["pixel_decoder_r2"] = out["pixel_decoder_r2"]
     write_json(result_path, result)
     progress["run"] += 1
     return result

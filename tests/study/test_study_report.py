@@ -84,6 +84,17 @@ def test_points_all_occluded_is_explained():
     assert "marked the query points occluded" in text and "s1 0.35 / 0.3" in text
 
 
+def test_points_random_ahead_is_explained_by_the_pixel_decoders_fit():
+    rows = [{"size": "s0", "mae": 0.18, "random": 0.21, "trivial": 0.15, "mae_r2": 0.72,
+             "random_r2": 0.77},
+            {"size": "s1", "mae": 0.19, "random": 0.23, "trivial": 0.15, "mae_r2": 0.83,
+             "random_r2": 0.89}]
+    text = " ".join(task_conclusion("points", rows, {})["reasons"])
+    assert "R^2" in text and "s0 0.720 / 0.770, s1 0.830 / 0.890" in text
+    rows[0]["mae_r2"] = None  # an attention-head study has no decoder: no such reason
+    assert "R^2" not in " ".join(task_conclusion("points", rows, {})["reasons"])
+
+
 def test_mae_loss_at_the_mean_level_is_explained():
     rows = _rows([{"mae": 0.5, "random": 0.5, "trivial": 0.1},
                   {"mae": 0.5, "random": 0.5, "trivial": 0.1}])
