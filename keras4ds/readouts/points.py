@@ -8,6 +8,24 @@ from keras4ds.readouts.tracking import TrackingProbe
 VISIBILITY_RULES = ("tapir", "visibility")
 
 
+def point_outputs(tracks, vis, cert, visibility_rule):
+    """The point heads' output dict; `visible` by `visibility_rule` (see PointTrackingProbe)."""
+    if visibility_rule == "tapir":
+        visible = ops.sigmoid(vis) * ops.sigmoid(cert) > 0.5
+    else:
+        visible = vis > 0.0
+    return {"tracks": tracks, "visibility_logits": vis, "certainty_logits": cert,
+            "visible": visible}
+
+
+def point_loss(targets, outputs):
+    """TAPIR-style Huber + BCE visibility + BCE certainty of a point head's outputs."""
+    position, visibility, certainty = losses.tapir_losses(
+        outputs["tracks"], outputs["visibility_logits"], outputs["certainty_logits"],
+        targets["tracks"], targets["visible"])
+    return position + visibility + certainty
+
+
 @keras.saving.register_keras_serializable("keras4ds")
 class PointTrackingProbe(TrackingProbe):
     """Video + query points -> per-frame positions, visibility and certainty.
@@ -54,19 +72,10 @@ class PointTrackingProbe(TrackingProbe):
         frame = ops.cast(ops.clip(ops.round(queries[..., 0]), 0, self.num_frames - 1), "int32")
         at_query = ops.take_along_axis(out[..., :2], frame[:, :, None, None], axis=2)  # (B, Q, 1, 2)
         moved = out[..., :2] - at_query
-        vis, cert = out[..., 2], out[..., 3]
-        if self.visibility_rule == "tapir":
-            visible = ops.sigmoid(vis) * ops.sigmoid(cert) > 0.5
-        else:
-            visible = vis > 0.0
-        return {"tracks": start_xy + moved, "visibility_logits": vis,
-                "certainty_logits": cert, "visible": visible}
+        return point_outputs(start_xy + moved, out[..., 2], out[..., 3], self.visibility_rule)
 
     def task_loss(self, targets, outputs):
-        position, visibility, certainty = losses.tapir_losses(
-            outputs["tracks"], outputs["visibility_logits"], outputs["certainty_logits"],
-            targets["tracks"], targets["visible"])
-        return position + visibility + certainty
+        return point_loss(targets, outputs)
 
     def get_config(self):
         return {**super().get_config(), "visibility_rule": self.visibility_rule,

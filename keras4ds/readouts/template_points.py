@@ -4,9 +4,8 @@ import numpy as np
 from keras import ops
 
 from keras4ds.models.patches import patchify, unpatchify
-from keras4ds.readouts import losses
 from keras4ds.readouts.pixel_decoder import r_squared, ridge_decoder, with_bias
-from keras4ds.readouts.points import VISIBILITY_RULES
+from keras4ds.readouts.points import VISIBILITY_RULES, point_loss, point_outputs
 from keras4ds.readouts.probe import Probe
 from keras4ds.readouts.template_matching import TemplateMatcher
 
@@ -91,19 +90,10 @@ class TemplatePointProbe(Probe):
         match = self.matcher(self.decoded_video(inputs), queries)
         cues = ops.stack([ops.log(match["cost"] + 1e-4), match["moved"] / 8.0], axis=-1)
         logits = self.visibility(cues)
-        vis, cert = logits[..., 0], logits[..., 1]
-        if self.visibility_rule == "tapir":
-            visible = ops.sigmoid(vis) * ops.sigmoid(cert) > 0.5
-        else:
-            visible = vis > 0.0
-        return {"tracks": match["tracks"], "visibility_logits": vis, "certainty_logits": cert,
-                "visible": visible}
+        return point_outputs(match["tracks"], logits[..., 0], logits[..., 1], self.visibility_rule)
 
     def task_loss(self, targets, outputs):
-        position, visibility, certainty = losses.tapir_losses(
-            outputs["tracks"], outputs["visibility_logits"], outputs["certainty_logits"],
-            targets["tracks"], targets["visible"])
-        return position + visibility + certainty
+        return point_loss(targets, outputs)
 
     def _check_decoder(self):
         if float(ops.convert_to_numpy(self.decoder_fitted)) != 1.0:
