@@ -21,7 +21,8 @@ class TemplatePointProbe(Probe):
     `prior`; trained too with `train_matcher=True`, which lowered held-out AJ from 0.256
     to 0.254-0.255 in benchmarks/readouts.md). A Dense trains to read the visibility and
     certainty logits from the best match's window cost and distance moved. With
-    `frozen=False` the gradient flows through the decoded pixels into the encoder.
+    `frozen=False` the gradient flows through the decoded pixels into the encoder, while
+    the decoder stays the one fit on the starting encoder's features.
     `num_params` and `num_heads` are unused (the signature every probe shares).
     Inputs `{"video"|"features", "query_points": (B, Q, 3)}` (t, y, x): t a frame index,
     y, x in [0, 1]. Outputs and targets as `PointTrackingProbe`; loss: TAPIR-style Huber
@@ -45,7 +46,9 @@ class TemplatePointProbe(Probe):
         self.ridge, self.visibility_rule = float(ridge), visibility_rule
         self.initial_logit = float(initial_logit)
         self.pixels_per_token = int(np.prod(encoder.patch_size)) * 3
-        self.pixel_decoder = keras.layers.Dense(self.pixels_per_token, name="pixel_decoder")
+        # Zero until fit: an unfitted decoder gives a flat video, which tracks as static.
+        self.pixel_decoder = keras.layers.Dense(self.pixels_per_token, kernel_initializer="zeros",
+                                                name="pixel_decoder")
         self.pixel_decoder.build((None, None, self.feature_channels))
         self.pixel_decoder.trainable = False
         self.decoder_fitted = self.add_weight(name="decoder_fitted", shape=(), trainable=False,
@@ -109,6 +112,10 @@ class TemplatePointProbe(Probe):
     def predict(self, *args, **kwargs):
         self._check_decoder()
         return super().predict(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        self._check_decoder()
+        return super().evaluate(*args, **kwargs)
 
     def get_config(self):
         config = super().get_config()

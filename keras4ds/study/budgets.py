@@ -81,7 +81,7 @@ class Budget:
     # Per-task changes of the probes' steps, batch_size and learning_rate. The template
     # points head trains only its 6-number visibility read-out but matches every pixel
     # window of every frame (about 0.35 s per clip of 32 queries on one CPU core), so it
-    # takes few, small steps.
+    # takes few, small steps (set "points" here too when choosing head="attention").
     task_training: dict = dataclasses.field(
         default_factory=lambda: {"points": {"steps": 40, "batch_size": 2, "learning_rate": 3e-2}})
     tasks: tuple[str, ...] = TASKS

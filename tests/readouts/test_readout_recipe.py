@@ -18,3 +18,16 @@ def test_patch_size_is_refused_for_a_loaded_encoder():
     args = parser("points").parse_args(["--preset", "somewhere", "--patch-size", "2", "8", "8"])
     with pytest.raises(ValueError, match="--patch-size"):
         load_encoder(args)
+
+
+def test_training_defaults_follow_the_point_head():
+    from keras4ds.readouts.recipe import training_settings
+    template = parser("points").parse_args([])
+    assert training_settings("points", template) == {"steps": 60, "batch_size": 4,
+                                                     "learning_rate": 3e-2}
+    attention = parser("points").parse_args(["--probe-kwargs", '{"head": "attention"}'])
+    assert training_settings("points", attention) == {"steps": 300, "batch_size": 16,
+                                                      "learning_rate": 1e-3}
+    given = parser("depth").parse_args(["--steps", "7"])
+    assert training_settings("depth", given)["steps"] == 7
+    assert parser("points").parse_args(["--finetune"]).encoder_learning_rate == 1e-3

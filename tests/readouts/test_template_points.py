@@ -36,6 +36,15 @@ def test_matcher_without_prior_is_the_numpy_template_tracker():
     assert np.all(out["cost"] >= 0)
 
 
+def test_matcher_handles_queries_on_the_image_border():
+    rng = np.random.default_rng(2)
+    video = rng.uniform(size=(1, 3, 12, 12, 3)).astype("float32")
+    queries = np.array([[[0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [2.0, 1.0, 0.0]]], "float32")
+    out = _numpy(TemplateMatcher(radius=2, temperature=1e4, prior=1e-9)(video, queries))
+    np.testing.assert_allclose(out["tracks"][0], template_tracks(video[0], queries[0], radius=2),
+                               atol=1e-5)
+
+
 def test_matcher_prior_keeps_a_flat_region_static():
     """Where every window matches equally (a flat video), the motion prior keeps the point
     where it was queried."""
@@ -93,8 +102,12 @@ def test_frozen_training_moves_only_visibility_and_the_matcher_if_asked(scene, t
     features = _linear_features(x["video"], mixing)
     f = {"features": features, "query_points": x["query_points"]}
     probe.compile(keras.optimizers.Adam(1e-1))
-    with pytest.raises(RuntimeError, match="not fit"):
-        probe.fit(f, y, batch_size=4, epochs=1, verbose=0)
+    for method in (probe.fit, probe.evaluate):
+        with pytest.raises(RuntimeError, match="not fit"):
+            method(f, y, batch_size=4, verbose=0)
+    unfitted = _numpy(probe(f))  # a zero decoder: a flat video, points stay within a pixel
+    start = np.stack([x["query_points"][..., 2], x["query_points"][..., 1]], -1)[:, :, None]
+    assert np.abs(unfitted["tracks"] - start).max() <= 1.0 / SIZE
     probe.fit_pixel_decoder(features, x["video"])
     before = {w.path: np.array(keras.ops.convert_to_numpy(w)) for w in probe.weights}
     probe.fit(f, y, batch_size=4, epochs=3, verbose=0)
@@ -102,6 +115,7 @@ def test_frozen_training_moves_only_visibility_and_the_matcher_if_asked(scene, t
     changed = {path for path in before if not np.array_equal(before[path], after[path])}
     assert any("visibility" in p for p in changed), changed
     assert all("visibility" in p or (train_matcher and "matcher" in p) for p in changed), changed
+    assert any("matcher" in p for p in changed) == train_matcher, changed
     assert {w.path for w in probe.trainable_weights} >= changed
 
 
