@@ -41,26 +41,25 @@ def parse_args():
 
 
 def decoded_videos(encoder, index, train_videos, eval_videos, ridge):
-    """Eval videos rebuilt from state `index` by a ridge decoder fit on the train videos,
-    and the decoder's R^2 on the eval tokens."""
+    """Eval videos rebuilt from state `index` by the template point head's pixel decoder
+    (fit on the train videos), and the decoder's R^2 on the eval tokens."""
     import numpy as np
 
-    from keras4ds.models.patches import patchify, unpatchify
+    from keras4ds.models.patches import patchify
+    from keras4ds.readouts import TemplatePointProbe
     from keras4ds.readouts.cache import compute_features
-    from keras4ds.readouts.pixel_decoder import r_squared, ridge_decoder, with_bias
+    from keras4ds.readouts.pixel_decoder import r_squared
 
-    def tokens(videos):
-        features = compute_features(encoder, videos, index)
+    probe = TemplatePointProbe(encoder, readout_index=index, ridge=ridge)
+    probe.fit_pixel_decoder(compute_features(encoder, train_videos, index), train_videos)
+    decoded = probe.decoded_video({"features": compute_features(encoder, eval_videos, index)})
+    decoded = np.asarray(decoded)
+
+    def token_pixels(videos):
         pixels = np.asarray(patchify(videos, encoder.patch_size))
-        return features.reshape(-1, features.shape[-1]), pixels.reshape(-1, pixels.shape[-1])
+        return pixels.reshape(-1, pixels.shape[-1])
 
-    weights = ridge_decoder(*tokens(train_videos), ridge)
-    features, pixels = tokens(eval_videos)
-    decoded = with_bias(features) @ weights
-    r2 = r_squared(decoded, pixels)
-    videos = unpatchify(decoded.reshape(len(eval_videos), encoder.num_tokens, -1),
-                        encoder.grid, encoder.patch_size, eval_videos.shape[-1])
-    return np.asarray(videos), float(r2)
+    return decoded, r_squared(token_pixels(decoded), token_pixels(eval_videos))
 
 
 def template_jaccard(videos, inputs, targets, radius):

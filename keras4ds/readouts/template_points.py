@@ -121,5 +121,5 @@ class TemplatePointProbe(Probe):
         config = super().get_config()
         config.pop("motion_features")
         return {**config, "radius": self.radius, "temperature": self.temperature,
-                "prior": self.prior, "train_matcher": self.train_matcher, "ridge": self.ridge, "visibility_rule": self.visibility_rule,
-                "initial_logit": self.initial_logit}
+                "prior": self.prior, "train_matcher": self.train_matcher, "ridge": self.ridge,
+                "visibility_rule": self.visibility_rule, "initial_logit": self.initial_logit}

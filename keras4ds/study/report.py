@@ -83,8 +83,8 @@ def task_conclusion(task: str, rows: list[dict], pretrain: dict) -> dict:
     random_wins = [r["size"] for r in rows if better(task, r["random"], r["mae"])]
     if random_wins:
         reasons.append(f"the random-init encoder read out better on {', '.join(random_wins)}")
-    fits = [r for r in rows if r.get("mae_r2") is not None and r.get("random_r2") is not None]
-    if (task == "points" and random_wins and len(fits) == len(rows)
+    fitted = all(r.get("mae_r2") is not None and r.get("random_r2") is not None for r in rows)
+    if (task == "points" and random_wins and fitted
             and all(r["random_r2"] > r["mae_r2"] for r in rows if r["size"] in random_wins)):
         r2 = ", ".join(f"{r['size']} {r['mae_r2']:.3f} / {r['random_r2']:.3f}" for r in rows)
         reasons.append(f"the point head tracks pixels that a linear decoder reads back from the "
