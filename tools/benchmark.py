@@ -42,6 +42,11 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from keras4ds.checkpoints.random_official import (official_format_arrays,  # noqa: E402
+                                                  save_official_npz)
+
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
 CASES = ("encoder", "depth", "mae", "readout", "long", "attention", "attention_depth",
@@ -253,42 +258,6 @@ def _attention_case(spec):
             "peak_rss_mb": _rss_mb()}
 
 
-def official_format_arrays(width, depth, mlp_dim, num_heads, grid, patch_size, seed=0):
-    """Random float32 weights in the official `.npz` layout (DESIGN §3), keys `params/...`.
-
-    Every array (norms and biases too) is drawn at random so no value hides behind 0 or 1;
-    kernels are scaled by 1/sqrt(fan-in) so activations stay O(1) through the blocks.
-    """
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    head_dim = width // num_heads
-
-    def normal(shape, scale):
-        return (scale * rng.standard_normal(shape)).astype(np.float32)
-    patch_in = int(np.prod(patch_size)) * 3
-    arrays = {"params/encoder/patch_embedding/Conv_0/kernel":
-              normal((*patch_size, 3, width), patch_in ** -0.5),
-              "params/encoder/patch_embedding/Conv_0/bias": normal((width,), 0.02),
-              "params/encoder/posenc/embeddings": normal((*grid, width), 0.02)}
-    for i in range(depth):
-        block = f"params/processor/layers_{i}/"
-        for norm in ("attention_norm", "mlp_norm"):
-            arrays[block + norm + "/scale"] = 1.0 + normal((width,), 0.05)
-            arrays[block + norm + "/bias"] = normal((width,), 0.02)
-        for name in ("query", "key", "value"):
-            arrays[f"{block}attention/{name}/kernel"] = normal((width, num_heads, head_dim),
-                                                                width ** -0.5)
-            arrays[f"{block}attention/{name}/bias"] = normal((num_heads, head_dim), 0.02)
-        arrays[block + "attention/out/kernel"] = normal((num_heads, head_dim, width),
-                                                        width ** -0.5)
-        arrays[block + "attention/out/bias"] = normal((width,), 0.02)
-        arrays[block + "mlp/dense_in/kernel"] = normal((width, mlp_dim), width ** -0.5)
-        arrays[block + "mlp/dense_in/bias"] = normal((mlp_dim,), 0.02)
-        arrays[block + "mlp/dense_out/kernel"] = normal((mlp_dim, width), mlp_dim ** -0.5)
-        arrays[block + "mlp/dense_out/bias"] = normal((width,), 0.02)
-    return arrays
-
-
 def official_flax_forward(size, num_frames, image_size, patch_size):
     """The official 4DS encoder (representations4d, as its depth demo builds it), jitted.
 
@@ -316,16 +285,13 @@ def official_flax_forward(size, num_frames, image_size, patch_size):
 def _official_format_file(spec, folder):
     """Random weights of `spec`'s size and input in the official `.npz` layout, written to
     `folder`: returns (path, arrays, encoder config, patch size)."""
-    import numpy as np
-
     from keras4ds.models.presets import size_config
     config, patch = size_config(spec["size"]), (2, 16, 16)
     grid = (spec["frames"] // patch[0], spec["resolution"] // patch[1],
             spec["resolution"] // patch[2])
     arrays = official_format_arrays(config["width"], config["depth"], config["mlp_dim"],
                                     config["num_heads"], grid, patch)
-    path = os.path.join(folder, "official_format.npz")
-    np.savez(path, **arrays)
+    path = save_official_npz(os.path.join(folder, "official_format.npz"), arrays)
     return path, arrays, config, patch
 
 
