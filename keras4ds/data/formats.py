@@ -36,6 +36,7 @@ from keras4ds.data import video_io
 __all__ = [
     "FormatError",
     "load_tapvid",
+    "tapvid_files",
     "tapvid_examples",
     "sample_queries_first",
     "sample_queries_strided",
@@ -145,13 +146,27 @@ def sample_queries_strided(occluded: np.ndarray, points: np.ndarray,
     }
 
 
+def tapvid_files(source) -> list[str]:
+    """Sorted TAP-Vid pickles of ``source``: a pickle file, a glob
+    (``tapvid_kinetics/*_of_0010.pkl``) or a folder of ``*.pkl``."""
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        files = sorted(glob.glob(os.path.join(source, "*.pkl")))
+    elif any(c in source for c in "*?["):
+        files = sorted(glob.glob(source))
+    else:
+        files = [source]
+    if not files:
+        raise FormatError(f"{source}: no TAP-Vid pickle files")
+    return files
+
+
 def tapvid_examples(source, query_mode: str = "strided", resolution=(256, 256),
                     query_stride: int = 5, resample: str = "lanczos") -> Iterator[dict]:
     """TAP-Vid evaluation examples, as tapnet builds them (unbatched, video in [0, 1]).
 
     Args:
-      source: a pickle file, a glob (``tapvid_kinetics/*_of_0010.pkl``) or a folder of
-        ``*.pkl``.
+      source: a pickle file, a glob or a folder of ``*.pkl`` (see :func:`tapvid_files`).
       query_mode: ``"strided"`` or ``"first"``.
       resolution: (H, W) to resize to (tapnet: 256x256, ``mediapy.resize_video``, i.e.
         Lanczos); None keeps the native size.
@@ -163,16 +178,7 @@ def tapvid_examples(source, query_mode: str = "strided", resolution=(256, 256),
     """
     if query_mode not in ("strided", "first"):
         raise ValueError(f"query_mode must be 'strided' or 'first', not {query_mode!r}")
-    source = os.fspath(source)
-    if os.path.isdir(source):
-        files = sorted(glob.glob(os.path.join(source, "*.pkl")))
-    elif any(c in source for c in "*?["):
-        files = sorted(glob.glob(source))
-    else:
-        files = [source]
-    if not files:
-        raise FormatError(f"{source}: no TAP-Vid pickle files")
-    for path in files:
+    for path in tapvid_files(source):
         for name, v in load_tapvid(path):
             frames = v["video"]
             if resolution is not None and tuple(resolution) != frames.shape[1:3]:

@@ -9,6 +9,7 @@ from PIL import Image
 
 from keras4ds.data import formats
 from keras4ds.data.synthetic import generate_clip, generate_clip_with_scene
+from format_writers import tapvid_video, write_pickle, write_re10k, write_scannet
 from test_synthetic import _project
 
 pytestmark = pytest.mark.backend_independent
@@ -30,26 +31,11 @@ def _reference_strided(occ, pts, stride):
     return np.array(q), np.array(tr), np.array(oc), np.array(grp)
 
 
-def _tapvid_video(seed, t=12, h=24, w=32, n=9):
-    rng = np.random.default_rng(seed)
-    occ = rng.random((n, t)) < 0.4
-    occ[0] = True  # never visible: dropped by query-first
-    occ[1, :7] = True
-    return {
-        "video": rng.integers(0, 255, (t, h, w, 3), dtype=np.uint8),
-        "points": rng.random((n, t, 2)).astype(np.float32),
-        "occluded": occ,
-    }
-
-
 @pytest.fixture(scope="module")
 def davis_pickle(tmp_path_factory):
     d = tmp_path_factory.mktemp("tapvid")
-    data = {"bear": _tapvid_video(0), "camel": _tapvid_video(1, t=11)}
-    path = d / "tapvid_davis.pkl"
-    with open(path, "wb") as f:
-        pickle.dump(data, f)
-    return str(path), data
+    data = {"bear": tapvid_video(0), "camel": tapvid_video(1, t=11)}
+    return write_pickle(d / "tapvid_davis.pkl", data), data
 
 
 def test_tapvid_davis_strided_matches_tapnet(davis_pickle):
@@ -87,7 +73,7 @@ def test_tapvid_query_first(davis_pickle):
 def test_tapvid_kinetics_jpeg_lists(tmp_path):
     videos = []
     for seed in range(2):
-        v = _tapvid_video(seed + 5, t=6, h=16, w=16, n=4)
+        v = tapvid_video(seed + 5, t=6, h=16, w=16, n=4)
         jpegs = []
         for f in v["video"]:
             buf = io.BytesIO()
@@ -134,23 +120,11 @@ def test_tapvid_bad_files(tmp_path):
 # ------------------------------------------------------------------------ RealEstate10K
 
 
-def _write_re10k(path, clip, url="https://www.youtube.com/watch?v=abcdefghijk"):
-    t, h, w = clip["segmentation"].shape
-    lines = [url]
-    for i in range(t):
-        k, e = clip["intrinsics"][i].astype(np.float64), clip["extrinsics"][i].astype(np.float64)
-        vals = [k[0, 0] / w, k[1, 1] / h, k[0, 2] / w, k[1, 2] / h, 0, 0]
-        vals += list(e[:3, :4].reshape(-1))
-        lines.append(" ".join([str(1000000 + 33366 * i)] + [repr(float(x)) for x in vals]))
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-
-
 def test_realestate10k_cameras(tmp_path):
     clip, extras = generate_clip_with_scene(6, num_frames=5, height=24, width=32, num_tracks=10,
                                             camera_motion="orbit")
     path = tmp_path / "0123456789abcdef.txt"
-    _write_re10k(path, clip)
+    write_re10k(path, clip)
     cams = formats.read_realestate10k(str(path))
     assert cams["url"].startswith("https://")
     np.testing.assert_array_equal(cams["timestamps"], 1000000 + 33366 * np.arange(5))
@@ -179,31 +153,10 @@ def test_realestate10k_bad_lines(tmp_path):
 # ------------------------------------------------------------------------------ ScanNet
 
 
-def _write_scannet(root, clip, invalid_frame=None):
-    t, h, w = clip["segmentation"].shape
-    for sub in ["color", "depth", "pose", "intrinsic"]:
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
-    k4 = np.eye(4)
-    k4[:3, :3] = clip["intrinsics"][0]
-    k4[0, 2] -= 0.5  # the files use OpenCV's integer pixel centres
-    k4[1, 2] -= 0.5
-    np.savetxt(os.path.join(root, "intrinsic", "intrinsic_color.txt"), k4)
-    np.savetxt(os.path.join(root, "intrinsic", "intrinsic_depth.txt"), k4)
-    for i in range(t):
-        Image.fromarray(np.round(clip["video"][i] * 255).astype(np.uint8)).save(
-            os.path.join(root, "color", f"{i}.jpg"), quality=98)
-        mm = np.round(clip["depth"][i, ..., 0] * 1000).astype(np.uint16)
-        Image.fromarray(mm).save(os.path.join(root, "depth", f"{i}.png"))
-        pose = np.linalg.inv(clip["extrinsics"][i].astype(np.float64))
-        if i == invalid_frame:
-            pose[:] = -np.inf
-        np.savetxt(os.path.join(root, "pose", f"{i}.txt"), pose)
-
-
 def test_scannet_sequence(tmp_path):
     clip, extras = generate_clip_with_scene(8, num_frames=6, height=24, width=32, num_tracks=10)
     root = str(tmp_path / "scene0000_00")
-    _write_scannet(root, clip, invalid_frame=5)
+    write_scannet(root, clip, invalid_frame=5)
     seq = formats.ScanNetSequence(root)
     assert seq.frame_ids == list(range(6)) and len(seq) == 6
     raw = seq.read_frame(2)
@@ -231,11 +184,11 @@ def test_scannet_bad_layouts(tmp_path):
         formats.ScanNetSequence(str(tmp_path))
     clip = generate_clip(1, num_frames=2, height=8, width=8, num_tracks=2)
     root = str(tmp_path / "s")
-    _write_scannet(root, clip)
+    write_scannet(root, clip)
     os.remove(os.path.join(root, "intrinsic", "intrinsic_color.txt"))
     with pytest.raises(formats.FormatError, match="intrinsic_color.txt: no such file"):
         formats.ScanNetSequence(root)
-    _write_scannet(root, clip)
+    write_scannet(root, clip)
     with open(os.path.join(root, "pose", "1.txt"), "w") as f:
         f.write("1 2 3\n")
     with pytest.raises(formats.FormatError, match="1.txt: expected a 4x4 matrix"):
