@@ -87,13 +87,19 @@ def as_float(x):
     return x.astype(float_dtype(x), copy=False)
 
 
-def check_finite(name, x):
-    """Raise a clear error if a prediction holds NaN or infinity."""
+def check_finite(name, x, where=None, at="entries"):
+    """Raise a clear error, naming the input, if `x` holds NaN or infinity.
+
+    With `where` (a boolean mask broadcastable to `x`), only the entries where it is
+    True must be finite; `at` names them in the message (e.g. "visible frames").
+    """
     bad = ~np.isfinite(x)
+    if where is not None:
+        bad &= np.broadcast_to(where, bad.shape)
     if bad.any():
         raise ValueError(
-            f"`{name}` holds {int(bad.sum())} non-finite value(s) (NaN or inf); "
-            "metrics are undefined for them."
+            f"`{name}` must be finite at all its {at}; got {int(bad.sum())} non-finite "
+            "value(s) (NaN or inf), for which the metrics are undefined."
         )
 
 

@@ -46,11 +46,13 @@ def box_iou(pred, gt):
 
     Empty or inverted boxes have area 0; IoU is 0 when the union is empty.
     Returns a float array of the broadcast shape without the last axis.
+    Raises ValueError, naming `pred` or `gt`, on NaN or infinite coordinates.
     """
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     if pred.shape[-1:] != (4,) or gt.shape[-1:] != (4,):
         raise ValueError(f"Boxes must end in 4 values; got {pred.shape} and {gt.shape}.")
     _ops.check_finite("pred", pred)
+    _ops.check_finite("gt", gt)
     return _iou_kernel(_ops.NUMPY, pred, gt)
 
 
@@ -64,6 +66,10 @@ def box_tracking_iou(pred, gt, visible=None, reduction="mean"):
         frame (default all frames); padded tracks are all False.
       reduction: 'mean' (float: mean over videos with a scored track) or 'none'
         (`(B,)` per-video scores, NaN for a video with no scored track).
+
+    Raises:
+      ValueError: mismatched shapes, NaN or inf in `pred`, or in `gt` at a visible
+        frame (true boxes of frames where the object is not visible may be NaN).
     """
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     _ops.check_same_shape(pred=pred, gt=gt)
@@ -72,6 +78,7 @@ def box_tracking_iou(pred, gt, visible=None, reduction="mean"):
     _ops.check_finite("pred", pred)
     visible = np.ones(pred.shape[:-1], bool) if visible is None else np.asarray(visible).astype(bool)
     _ops.check_same_shape(visible=visible, boxes_without_coords=pred[..., 0])
+    _ops.check_finite("gt", gt, where=visible[..., None], at="visible frames")
     per_video = _tracking_kernel(_ops.NUMPY, pred, gt, visible)
     if reduction == "none":
         return per_video

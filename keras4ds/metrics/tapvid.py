@@ -103,8 +103,10 @@ def tapvid_metrics(query_points, gt_occluded, gt_tracks, pred_occluded, pred_tra
       are given in (float32 stays float32, like tapnet).
 
     Raises:
-      ValueError: unknown `query_mode`, shapes that do not match, or a query
-        frame outside `[0, T)` (tapnet would index another frame or fail).
+      ValueError: unknown `query_mode`, shapes that do not match, NaN or inf in
+        `query_points`, `pred_tracks` or in `gt_tracks` at a visible point (true
+        positions of occluded points may be NaN), or a query frame outside `[0, T)`
+        (tapnet would index another frame or fail).
     """
     _check_query_mode(query_mode)
     query_points = _ops.as_float(query_points)
@@ -124,6 +126,9 @@ def tapvid_metrics(query_points, gt_occluded, gt_tracks, pred_occluded, pred_tra
             f"query_points {query_points.shape} and gt_occluded {gt_occluded.shape} "
             "disagree on (B, N)."
         )
+    _ops.check_finite("query_points", query_points)
+    _ops.check_finite("pred_tracks", pred_tracks)
+    _ops.check_finite("gt_tracks", gt_tracks, where=~gt_occluded[..., None], at="visible points")
     query_frame = np.round(query_points[..., 0])
     num_frames = gt_tracks.shape[2]
     if ((query_frame < 0) | (query_frame >= num_frames)).any():

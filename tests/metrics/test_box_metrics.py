@@ -128,3 +128,28 @@ def test_keras_metric_matches_numpy_across_batches():
     metric.update_state(gt, {"boxes": pred}, sample_weight=np.array([0.0, 1, 1, 1, 1]))
     expected = box_tracking_iou(pred[1:], gt[1:])
     assert float(ops.convert_to_numpy(metric.result())) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_boxes_are_refused_naming_the_input(bad):
+    pred, gt, visible = random_tracks(5)
+    for name in ("pred", "gt"):
+        boxes = {"pred": pred.copy(), "gt": gt.copy()}
+        boxes[name][0, 0, 2, 1] = bad
+        with pytest.raises(ValueError, match=f"`{name}` must be finite .* 1 non-finite"):
+            box_iou(boxes["pred"], boxes["gt"])
+        with pytest.raises(ValueError, match=f"`{name}` must be finite"):
+            box_tracking_iou(boxes["pred"], boxes["gt"], visible | True)
+
+
+@pytest.mark.backend_independent
+def test_true_boxes_may_be_nan_where_the_object_is_not_visible():
+    pred, gt, visible = random_tracks(6)
+    visible[0, 0, 3] = False
+    missing = gt.copy()
+    missing[0, 0, 3] = np.nan
+    assert box_tracking_iou(pred, missing, visible) == box_tracking_iou(pred, gt, visible)
+    visible[0, 0, 3] = True
+    with pytest.raises(ValueError, match="`gt` must be finite at all its visible frames"):
+        box_tracking_iou(pred, missing, visible)

@@ -213,6 +213,27 @@ def test_input_errors():
 
 
 @pytest.mark.backend_independent
+@pytest.mark.parametrize("name", ["pred_tracks", "gt_tracks", "query_points"])
+def test_non_finite_inputs_are_refused_naming_the_input(name):
+    case = random_case(4)
+    case["gt_occluded"][0, 1, 2] = False
+    bad = case[name].copy()
+    bad[0, 1, 2] = np.nan if name == "query_points" else [np.nan, np.inf]
+    with pytest.raises(ValueError, match=f"`{name}` must be finite .* [12] non-finite"):
+        tapvid_metrics(**{**case, name: bad}, query_mode="strided")
+
+
+@pytest.mark.backend_independent
+def test_true_tracks_may_be_nan_at_occluded_points():
+    case = random_case(5)
+    case["gt_occluded"][0, 1, 2] = True
+    missing = case["gt_tracks"].copy()
+    missing[0, 1, 2] = np.nan
+    assert_dicts_close(tapvid_metrics(**{**case, "gt_tracks": missing}, query_mode="strided"),
+                       tapvid_metrics(**case, query_mode="strided"), rtol=0)
+
+
+@pytest.mark.backend_independent
 def test_to_tapvid_raster():
     xy = np.array([[0.5, 0.25], [1.0, 0.0]])
     np.testing.assert_allclose(to_tapvid_raster(xy, "unit"), [[128, 64], [256, 0]])
