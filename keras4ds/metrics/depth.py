@@ -266,6 +266,11 @@ class DepthMetrics(SumMetric):
     equals `depth_metrics` on all the data at once, whatever the batching.
     Frames without a valid pixel are skipped; errors that `depth_metrics` raises
     are not checked inside a compiled step (a NaN prediction gives NaN).
+
+    No data: where `depth_metrics` raises "No valid pixel", `result()` gives NaN
+    for every metric, explicitly, as long as no valid pixel has been seen since
+    the last reset (tapnet's convention for a ratio with nothing to count; an
+    error cannot be raised from a compiled update).
     """
 
     def __init__(
@@ -308,7 +313,8 @@ class DepthMetrics(SumMetric):
         self.count.assign_add(_ops.count(ops, scored, axis=0))
 
     def result(self):
-        means = self.totals / self.count
+        totals, count = (keras_ops.convert_to_tensor(v) for v in (self.totals, self.count))
+        means = _ops.div_or_nan(keras_ops, totals, count)
         if self.options["average"] == "pixel":
             means = keras_ops.concatenate([means[:1], keras_ops.sqrt(means[1:2]), means[2:]])
         return {key: means[i] for i, key in enumerate(DEPTH_KEYS)}

@@ -188,7 +188,7 @@ def test_input_errors():
         depth_metrics(pred[:, :2], gt)
     bad = pred.copy()
     bad[0, 0, 1, 1] = np.nan
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="`pred` must be finite .* 1 non-finite"):
         depth_metrics(bad, gt)
     with pytest.raises(ValueError, match="No valid pixel"):
         depth_metrics(pred, np.zeros_like(gt))
@@ -257,3 +257,20 @@ def test_keras_metric_sample_weight_is_the_valid_mask():
     metric.reset_state()
     metric.update_state(gt, gt)
     assert result_numpy(metric)["abs_rel"] == 0.0
+
+
+@pytest.mark.parametrize("average", ["frame", "pixel"])
+def test_keras_metric_is_nan_until_a_valid_pixel_is_seen(average):
+    pred, gt = random_depth(6)
+    invalid = np.zeros_like(gt)
+    invalid[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="No valid pixel"):
+        depth_metrics(pred, invalid, average=average)
+    metric = DepthMetrics(average=average)
+    assert np.isnan(list(result_numpy(metric).values())).all()  # nothing seen yet
+    metric.update_state(invalid.astype("float32"), pred.astype("float32"))
+    assert np.isnan(list(result_numpy(metric).values())).all()
+    metric.update_state(gt.astype("float32"), pred.astype("float32"))  # the invalid batch adds nothing
+    assert_same(result_numpy(metric), depth_metrics(pred, gt, average=average))
+    metric.reset_state()
+    assert np.isnan(list(result_numpy(metric).values())).all()
