@@ -39,7 +39,15 @@ def parser(task):
     enc.add_argument("--heads", type=int, default=4)
     enc.add_argument("--patch-size", type=int, nargs=3, metavar=("T", "H", "W"),
                      help="tubelet size of a random-init encoder (default: 2 16 16)")
-    data = p.add_argument_group("data (procedural scenes)")
+    data = p.add_argument_group("data (default: procedural scenes)")
+    data.add_argument("--data", metavar="FORMAT:PATH",
+                      help="training clips from real data (at most --train-clips): "
+                           "tapvid:PKL|GLOB|DIR (points), scannet:DIR (depth, pose), "
+                           "re10k:DIR (pose), videofolder:DIR (classify); see "
+                           "keras4ds.data.task_clips")
+    data.add_argument("--eval-data", metavar="FORMAT:PATH",
+                      help="evaluation clips from real data (at most --eval-clips), a "
+                           "source other than --data (default: procedural scenes)")
     data.add_argument("--train-clips", type=int, default=128)
     data.add_argument("--eval-clips", type=int, default=32)
     data.add_argument("--frames", type=int, default=16)
@@ -94,7 +102,18 @@ def load_encoder(args):
     return encoder
 
 
-def make_clips(args, task, start, count):
+def make_clips(args, task, start, count, spec=None):
+    """`count` procedural clips of seeds start.., or with `spec` ('FORMAT:PATH') at most
+    `count` real clips from it."""
+    if spec:
+        from keras4ds.data.task_clips import task_clips
+        clips = list(tqdm(task_clips(task, spec, args.frames, args.image_size, limit=count),
+                          total=count, desc=spec))
+        if not clips:
+            raise ValueError(f"{spec} gave no {task} clips of {args.frames} frames")
+        if len(clips) < count:
+            print(f"{spec}: {len(clips)} {task} clips, fewer than the {count} asked for")
+        return clips
     from keras4ds.data.synthetic import generate_clip
     options = json.loads(args.scene_options)
     clips = []
@@ -128,8 +147,13 @@ def main(task, argv=None):
                            f"{keras.backend.backend()}: set KERAS_BACKEND before importing keras")
     os.makedirs(args.out, exist_ok=True)
     encoder = load_encoder(args)
-    train_clips = make_clips(args, task, 0, args.train_clips)
-    eval_clips = make_clips(args, task, 100_000, args.eval_clips)
+    if args.data and args.eval_data:
+        from keras4ds.data.task_clips import parse_spec
+        if parse_spec(args.data) == parse_spec(args.eval_data):
+            raise ValueError(f"--data {args.data} and --eval-data {args.eval_data} name the "
+                             "same source: evaluation clips must be held out from training")
+    train_clips = make_clips(args, task, 0, args.train_clips, args.data)
+    eval_clips = make_clips(args, task, 100_000, args.eval_clips, args.eval_data)
     training = training_settings(task, args)
     result = train_probe(task, encoder, train_clips, eval_clips, **training,
                          frozen=not args.finetune, seed=args.seed,
