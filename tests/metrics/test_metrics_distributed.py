@@ -2,7 +2,8 @@
 
 JAX: `keras.distribution.DataParallel` over 2 forced host devices; TensorFlow:
 `tf.distribute.MirroredStrategy` over 2 logical CPUs.  Device counts must be set
-before the backend starts, so each case runs in a fresh Python process.
+before the backend starts, so each case runs in a fresh Python process.  TAP-Vid's
+dict targets and predictions go through a model that hands the metric the whole dicts.
 """
 
 import os
@@ -26,6 +27,7 @@ SCRIPT = textwrap.dedent(
     from test_depth_metrics import random_depth
     from test_pose_metrics import random_trajectories
     from test_box_metrics import random_tracks
+    from test_tapvid_metrics import random_case
 
     if backend == "jax":
         import contextlib
@@ -39,10 +41,32 @@ SCRIPT = textwrap.dedent(
         scope = strategy.scope
         replicas = strategy.num_replicas_in_sync
 
+    class DictIdentity(keras.Model):
+        # Returns its input dict, with no loss; `metric` is updated with the whole `y`
+        # and output dicts (metrics given to compile() would be split per output).
+
+        def __init__(self, metric):
+            super().__init__()
+            self.metric = metric
+
+        def call(self, x):
+            return x
+
+        def compute_loss(self, *args, **kwargs):
+            return keras.ops.zeros(())
+
+        def compute_metrics(self, x, y, y_pred, sample_weight=None):
+            self.metric.update_state(y, y_pred)
+            return self.get_metrics_result()
+
     def evaluate(metric, x, y, loss="mse"):
         with scope():
-            model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Identity()])
-            model.compile(loss=loss, metrics=[metric])
+            if isinstance(x, dict):
+                model = DictIdentity(metric)
+                model.compile()
+            else:
+                model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Identity()])
+                model.compile(loss=loss, metrics=[metric])
         logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
         return {k: v for k, v in logs.items() if k not in ("loss", "compile_metrics")}
 
@@ -59,6 +83,13 @@ SCRIPT = textwrap.dedent(
     pred, gt, _ = random_tracks(7, batch=8)
     out["boxes"] = (evaluate(M.BoxTrackingIoU(name="box_iou"), pred.astype("float32"), gt.astype("float32")),
                     {"box_iou": M.box_tracking_iou(pred, gt)})
+    case = random_case(7, batch=8)
+    y_true = {"query_points": case["query_points"], "occluded": case["gt_occluded"].astype("float32"),
+              "tracks": case["gt_tracks"]}
+    y_pred = {"occluded": case["pred_occluded"].astype("float32"), "tracks": case["pred_tracks"]}
+    per_video = M.tapvid_metrics(**case, query_mode="first")
+    out["tapvid"] = (evaluate(M.TapVidMetrics(query_mode="first"), y_pred, y_true),
+                     {key: float(np.mean(v)) for key, v in per_video.items()})
     rng = np.random.default_rng(7)
     scores, labels = rng.normal(size=(12, 10)).astype("float32"), rng.integers(0, 10, 12)
     out["topk"] = (evaluate(M.TopKAccuracy(), scores, labels, loss="sparse_categorical_crossentropy"),
