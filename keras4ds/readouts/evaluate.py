@@ -33,8 +33,11 @@ def task_metrics(task, inputs, targets, predictions):
 
     depth: `depth_metrics` (no alignment, and `median_*` with median scaling);
     pose: `camera_pose_metrics` (camera-to-first-camera poses); points: `tapvid_metrics`
-    in 'first' query mode on the 256x256 raster, averaged over videos; boxes:
-    `box_tracking_iou` (objects visible in frame 0); classify: top-1 and top-5.
+    in 'first' query mode on the 256x256 raster, the plain mean over videos as tapnet's
+    evaluation and `keras4ds.metrics.TapVidMetrics` take it (a video with nothing to
+    score is NaN and makes the mean NaN); boxes: `box_tracking_iou` (objects visible in
+    frame 0); classify: "top1" and "top5" of `predictions` `(B, C)` (logits or
+    probabilities), top5 counting the best min(5, C) classes.
     """
     check_task(task)
     if task == "depth":
@@ -52,11 +55,13 @@ def task_metrics(task, inputs, targets, predictions):
             ~np.asarray(predictions["visible"], bool),
             metrics.to_tapvid_raster(np.asarray(predictions["tracks"], np.float32), "unit"),
             query_mode="first")
-        return {k: float(np.nanmean(v)) for k, v in per_video.items()}
+        return {k: float(np.mean(v)) for k, v in per_video.items()}
     if task == "boxes":
         visible = targets["box_visible"] > 0.5
         visible = visible & visible[:, :, :1]
         return {"box_iou": float(metrics.box_tracking_iou(np.asarray(predictions, np.float32),
                                                           targets["boxes"], visible))}
     scores = np.asarray(predictions, np.float32)
-    return metrics.topk_accuracy(scores, targets["label"], ks=(1, min(5, scores.shape[-1])))
+    top = min(5, scores.shape[-1])
+    accuracy = metrics.topk_accuracy(scores, targets["label"], ks=(1, top))
+    return {"top1": accuracy["top1"], "top5": accuracy[f"top{top}"]}

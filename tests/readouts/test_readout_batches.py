@@ -53,3 +53,29 @@ def test_perfect_predictions_beat_the_baseline(clips, task):
     perfect = 1.0 if higher else 0.0
     assert best[key] == pytest.approx(perfect, abs=1e-4)
     assert (base[key] < best[key]) if higher else (base[key] > best[key])
+
+
+def test_points_metrics_are_the_plain_mean_over_videos(clips):
+    """As tapnet and metrics.TapVidMetrics: a plain mean, a video with nothing to score is NaN."""
+    x, y = probe_batch("points", clips[:3], num_queries=8)
+    pred = baseline_predictions("points", x, y, y)
+
+    def video(i, tree):
+        return {k: v[i:i + 1] for k, v in tree.items()}
+    singles = [task_metrics("points", video(i, x), video(i, y), video(i, pred)) for i in range(3)]
+    together = task_metrics("points", x, y, pred)
+    for key, value in together.items():
+        assert value == pytest.approx(np.mean([s[key] for s in singles]), rel=1e-6)
+    unscorable = {**y, "visible": np.zeros_like(y["visible"])}
+    query_frames = x["query_points"][1, :, 0].astype(int)
+    unscorable["visible"][1, np.arange(8), query_frames] = 1  # visible only where queried
+    scored = task_metrics("points", x, unscorable, pred)
+    assert np.isnan(scored["average_pts_within_thresh"])
+
+
+def test_classification_metrics_keep_the_top5_key_below_five_classes(clips):
+    _, y = probe_batch("classify", clips[:4])
+    scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    result = task_metrics("classify", {}, y, scores)
+    assert set(result) == {"top1", "top5"} and result["top5"] == 1.0
+    assert result["top1"] == np.mean(scores.argmax(1) == y["label"])
