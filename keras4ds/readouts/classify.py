@@ -14,8 +14,8 @@ class ClassificationProbe(Probe):
     The readout sees the features and their change since frame 0 (`motion_features`, on
     by default: motion classes are read from the changes).
 
-    `predict_clips(videos)` scores several clips per video `(B, V, T, H, W, 3)` and
-    averages their softmax probabilities (multi-clip testing).
+    `predict_clips({"video": (B, V, T, H, W, 3)})` scores V clips per video and averages
+    their softmax probabilities (multi-clip testing; `clip_windows` cuts the clips).
     """
 
     task = "classify"
@@ -45,13 +45,38 @@ class ClassificationProbe(Probe):
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
 
-    def predict_clips(self, videos, batch_size=8):
-        """`(B, V, T, H, W, 3)` -> mean softmax probabilities over the V clips, `(B, C)`."""
-        videos = np.asarray(videos, np.float32)
-        if videos.ndim != 6:
-            raise ValueError(f"videos must be (B, V, T, H, W, 3); got {videos.shape}")
-        b, v = videos.shape[:2]
-        logits = self.predict({"video": videos.reshape(b * v, *videos.shape[2:])},
+    def predict_clips(self, inputs, batch_size=8):
+        """Mean softmax probabilities `(B, C)` over the V clips of each example (multi-clip
+        testing). `inputs`: {"video": `(B, V, T, H, W, 3)`} or {"features": `(B, V, N, C)`}."""
+        ranks = {"video": 6, "features": 4}
+        if not isinstance(inputs, dict) or len(inputs) != 1 or next(iter(inputs)) not in ranks:
+            got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+            raise ValueError("predict_clips takes {'video': (B, V, T, H, W, 3)} or "
+                             f"{{'features': (B, V, N, C)}}; got {got}")
+        (key, value), = inputs.items()
+        value = np.asarray(value, np.float32)
+        if value.ndim != ranks[key]:
+            raise ValueError(f"predict_clips: '{key}' needs a clip axis at 1 ({ranks[key]} "
+                             f"dimensions); got shape {value.shape}")
+        b, v = value.shape[:2]
+        logits = self.predict({key: value.reshape(b * v, *value.shape[2:])},
                               batch_size=batch_size, verbose=0)
         probs = np.asarray(ops.convert_to_numpy(ops.softmax(logits, axis=-1)))
         return probs.reshape(b, v, -1).mean(axis=1)
+
+
+def clip_windows(videos, num_frames, num_clips):
+    """`(B, T', H, W, 3)` -> `(B, V, T, H, W, 3)`: V = `num_clips` windows of T = `num_frames`
+    frames, starting at frames `round(linspace(0, T' - T, V))` (the first at frame 0, the
+    last ending at frame T'; one window = the first T frames)."""
+    videos = np.asarray(videos, np.float32)
+    if videos.ndim != 5:
+        raise ValueError(f"videos must be (B, T, H, W, 3); got {videos.shape}")
+    total = videos.shape[1]
+    if total < num_frames:
+        raise ValueError(f"videos have {total} frames, fewer than a window of {num_frames}")
+    if not isinstance(num_clips, int) or not 1 <= num_clips <= total - num_frames + 1:
+        raise ValueError(f"num_clips must be an int in [1, {total - num_frames + 1}] (the "
+                         f"distinct windows of {num_frames} frames in {total}); got {num_clips!r}")
+    starts = np.round(np.linspace(0, total - num_frames, num_clips)).astype(int)
+    return np.stack([videos[:, s:s + num_frames] for s in starts], axis=1)

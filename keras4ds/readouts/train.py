@@ -6,8 +6,8 @@ import numpy as np
 
 from keras4ds.readouts.batches import check_task, probe_batch
 from keras4ds.readouts.boxes import BoxTrackingProbe
-from keras4ds.readouts.cache import compute_features
-from keras4ds.readouts.classify import ClassificationProbe
+from keras4ds.readouts.cache import cache_features, compute_features
+from keras4ds.readouts.classify import ClassificationProbe, clip_windows
 from keras4ds.readouts.depth import DepthProbe
 from keras4ds.readouts.evaluate import baseline_predictions, task_metrics
 from keras4ds.readouts.optimizer import TwoRateAdam
@@ -95,11 +95,30 @@ def _loss(probe, inputs, targets, batch_size, predictions=None):
     return float(keras.ops.convert_to_numpy(probe.compute_loss(y=targets, y_pred=predictions)))
 
 
+def _frozen_features(encoder, videos, indices, feature_cache, verbose):
+    """Encoder states `(B, N, C)` of `videos` `(B, T, H, W, 3)`, through `feature_cache`
+    (a directory, see `readouts.cache`) when given."""
+    if feature_cache is None:
+        return compute_features(encoder, videos, indices, progress=bool(verbose))
+    return cache_features(feature_cache, encoder, videos, indices)
+
+
+def _multi_clip_scores(probe, windows, feature_cache, batch_size, verbose):
+    """Mean softmax `(B, C)` of `probe` over the V windows `(B, V, T, H, W, 3)` of each video."""
+    if not probe.frozen:
+        return probe.predict_clips({"video": windows}, batch_size)
+    b, v = windows.shape[:2]
+    features = _frozen_features(probe.encoder, windows.reshape(b * v, *windows.shape[2:]),
+                                probe.readout_index, feature_cache, verbose)
+    return probe.predict_clips({"features": features.reshape(b, v, *features.shape[1:])},
+                               batch_size)
+
+
 def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learning_rate,
                 frozen=True, seed=0, readout_index=None, num_params=128, num_heads=4,
                 num_queries=32, encoder_learning_rate=None, num_classes=None,
                 probe_kwargs=None, num_logs=20, verbose=0, return_probe=False,
-                eval_loss=False):
+                eval_loss=False, feature_cache=None, test_clips=None):
     """Train a `task` readout on `encoder` and score it on `eval_clips`.
 
     Args:
@@ -110,6 +129,14 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
       frozen: True: encoder features are computed once and the head trains on them (the
         encoder is untouched); False: fine-tune the encoder too, at `encoder_learning_rate`
         (default: `learning_rate`).
+      feature_cache: a directory (frozen only): the features of the train and eval clips
+        are read from it, or computed once and written there (`readouts.cache`; keyed by
+        the encoder's weights, the videos and the readout index, so nothing stale is
+        reused).
+      test_clips: 'classify' only: eval clips may be longer than the encoder's
+        `num_frames` T; each is scored by the mean softmax over `test_clips` evenly spaced
+        windows of T frames (`clip_windows`) as "multi_clip_metrics", while "metrics"
+        scores the first window alone.
       readout_index: hidden state(s) read (None = the official 0.95 state).
       num_queries: query points per clip for 'points'.
       probe_kwargs: extra arguments of the probe class (e.g. head='dpt' for depth,
@@ -122,10 +149,17 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
       answer on eval_clips), "pixel_decoder_r2" (template points head: its decoder's R^2
       on the training tokens), "loss_history" (mean training loss over each of `num_logs`
       equal chunks of the steps) with "loss_steps" (the step each chunk ends at), "train_seconds",
-      "task", "frozen", "readout_index", "steps"; with `return_probe` also "probe",
-      "eval_inputs", "eval_targets" (numpy dicts) and "predictions" on them.
+      "task", "frozen", "readout_index", "steps"; with `test_clips` also "test_clips" and
+      "multi_clip_metrics" ("top1", "top5" as in "metrics"); with `return_probe` also
+      "probe", "eval_inputs", "eval_targets" (numpy dicts, eval videos cut to their first
+      window) and "predictions" on them, and with `test_clips` "multi_clip_scores" `(B, C)`.
     """
     check_task(task)
+    if feature_cache is not None and not frozen:
+        raise ValueError("feature_cache needs a frozen encoder: fine-tuning changes the "
+                         "features at every step; pass frozen=True or feature_cache=None")
+    if test_clips is not None and task != "classify":
+        raise ValueError(f"test_clips (multi-clip testing) is for task 'classify'; got {task!r}")
     keras.utils.set_random_seed(seed)
     train_clips = _as_clip_list(train_clips, "train_clips")
     eval_clips = _as_clip_list(eval_clips, "eval_clips")
@@ -133,12 +167,21 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         num_classes = int(max(c["label"] for c in train_clips + eval_clips)) + 1
     train_x, train_y = probe_batch(task, train_clips, num_queries, seed)
     eval_x, eval_y = probe_batch(task, eval_clips, num_queries, seed + 1)
+    frames = eval_x["video"].shape[1]
+    if test_clips is not None:
+        eval_windows = clip_windows(eval_x["video"], encoder.num_frames, test_clips)
+        eval_x = {**eval_x, "video": eval_windows[:, 0]}
+    elif frames != encoder.num_frames:
+        raise ValueError(f"eval clips have {frames} frames, the encoder takes "
+                         f"{encoder.num_frames}" + ("; pass test_clips to average over windows"
+                                                   if task == "classify" else ""))
     probe = make_probe(task, encoder, frozen, readout_index, num_params, num_heads,
                        num_classes, **(probe_kwargs or {}))
     fit_train_x, fit_eval_x = dict(train_x), dict(eval_x)
     if frozen:
         for fit_x in (fit_train_x, fit_eval_x):
-            fit_x["features"] = compute_features(encoder, fit_x.pop("video"), probe.readout_index)
+            fit_x["features"] = _frozen_features(encoder, fit_x.pop("video"), probe.readout_index,
+                                                 feature_cache, verbose)
         optimizer = keras.optimizers.Adam(learning_rate)
     else:
         rate = learning_rate if encoder_learning_rate is None else encoder_learning_rate
@@ -171,7 +214,13 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         "loss_steps": [int(v) for v in np.cumsum([len(c) for c in chunks])],
         "train_seconds": train_seconds, **extra,
     }
+    if test_clips is not None:
+        scores = _multi_clip_scores(probe, eval_windows, feature_cache, batch_size, verbose)
+        result.update(test_clips=test_clips,
+                      multi_clip_metrics=task_metrics(task, eval_x, eval_y, scores))
     if return_probe:
         result.update(probe=probe, eval_inputs=eval_x, eval_targets=eval_y,
                       predictions=predictions)
+        if test_clips is not None:
+            result["multi_clip_scores"] = scores
     return result

@@ -175,7 +175,15 @@ def test_multi_clip_classification_averages_probabilities(make_encoder, clips):
     probe = ClassificationProbe(make_encoder(), 3, num_params=32, num_heads=2)
     videos = np.stack([c["video"] for c in clips[:4]]).reshape(2, 2, 4, 32, 32, 3)
     single = keras.ops.convert_to_numpy(keras.ops.softmax(probe({"video": videos.reshape(4, 4, 32, 32, 3)})))
-    np.testing.assert_allclose(probe.predict_clips(videos), single.reshape(2, 2, 3).mean(1), rtol=1e-5)
+    expected = single.reshape(2, 2, 3).mean(1)
+    np.testing.assert_allclose(probe.predict_clips({"video": videos}), expected, rtol=1e-5)
+    features = _features(probe.encoder, {"video": videos.reshape(4, 4, 32, 32, 3)})
+    np.testing.assert_allclose(probe.predict_clips({"features": features.reshape(2, 2, 8, 32)}),
+                               expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"clip axis at 1"):
+        probe.predict_clips({"video": videos[:, 0]})
+    with pytest.raises(ValueError, match=r"predict_clips takes"):
+        probe.predict_clips(videos)
 
 
 def test_bad_inputs_raise_clear_errors(make_encoder, clips):

@@ -1,9 +1,9 @@
-"""train_probe end to end and the on-disk feature cache (tiny shapes, any backend)."""
+"""train_probe end to end (tiny shapes, any backend); its cache and multi-clip modes are in
+test_probing_modes.py."""
 import keras
 import numpy as np
-import pytest
 
-from keras4ds.readouts import cache_features, compute_features, train_probe
+from keras4ds.readouts import train_probe
 
 
 def test_train_probe_returns_metrics_baseline_and_losses(make_encoder, clips):
@@ -38,17 +38,3 @@ def test_train_probe_fine_tunes_the_encoder(make_encoder, clips):
                          num_heads=2)
     assert not np.array_equal(before, keras.ops.convert_to_numpy(encoder.weights[0]))
     assert {"top1"} <= set(result["metrics"])
-
-
-def test_feature_cache_is_written_once_and_checked(make_encoder, clips, tmp_path):
-    encoder = make_encoder()
-    videos = np.stack([c["video"] for c in clips[:3]])
-    path = tmp_path / "features.npz"
-    first = cache_features(str(path), encoder, videos, readout_index=[1, 2])
-    assert first.shape == (3, 8, 64)
-    np.testing.assert_allclose(first, compute_features(encoder, videos, [1, 2]), rtol=1e-5, atol=1e-6)
-    stamp = path.stat().st_mtime_ns
-    np.testing.assert_array_equal(cache_features(str(path), encoder, videos, readout_index=[1, 2]), first)
-    assert path.stat().st_mtime_ns == stamp
-    with pytest.raises(ValueError, match="another encoder"):
-        cache_features(str(path), encoder, videos, readout_index=1)
