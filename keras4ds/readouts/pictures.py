@@ -32,20 +32,44 @@ def loss_curve(path, steps, losses, title):
     plt.close(figure)
 
 
-def pose_trajectories(path, pred_pose, gt_pose):
-    """PNG: camera centres (x, z) in the first camera's frame, true vs predicted, per video."""
+def pose_trajectories(path, pred_pose, gt_pose, fps=4):
+    """PNG at `path`: camera centres (x, z) in the first camera's frame, true vs predicted,
+    per video (up to 4); and an MP4 next to it (`.png` -> `.mp4`) whose frame t draws
+    the trajectories up to frame t. Returns the two paths."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from keras4ds.data.video_io import write_video
     count = min(4, len(gt_pose))
     figure, axes = plt.subplots(1, count, figsize=(3.2 * count, 3.2), tight_layout=True, squeeze=False)
+    lines = []
     for axis, pred, gt in zip(axes[0], pred_pose, gt_pose):
-        axis.plot(gt[:, 0, 3], gt[:, 2, 3], "o-", label="true", ms=3)
-        axis.plot(pred[:, 0, 3], pred[:, 2, 3], "x-", label="predicted", ms=3)
+        for pose, style, label in ((gt, "o-", "true"), (pred, "x-", "predicted")):
+            xz = np.asarray(pose)[:, [0, 2], 3]
+            lines.append((axis.plot(xz[:, 0], xz[:, 1], style, label=label, ms=3)[0], xz))
         axis.set(xlabel="x (m)", ylabel="z (m)", aspect="equal")
+        axis.set(xlim=axis.get_xlim(), ylim=axis.get_ylim())  # fixed over the video's frames
     axes[0][0].legend()
-    _save_figure(path, figure)
+    canvas = figure.canvas
+    canvas.draw()
+    figure.set_layout_engine("none")  # keep the layout fitted to the whole trajectories
+    for line, _ in lines:
+        line.set_visible(False)
+    canvas.draw()
+    background = canvas.copy_from_bbox(figure.bbox)  # axes, ticks, legend: drawn once
+    frames = []
+    for t in range(len(gt_pose[0])):
+        canvas.restore_region(background)
+        for line, xz in lines:
+            line.set_data(xz[:t + 1, 0], xz[:t + 1, 1])
+            line.set_visible(True)
+            line.axes.draw_artist(line)
+        frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+    video = os.path.splitext(path)[0] + ".mp4"
+    write_video(video, np.stack(frames), fps=fps)
+    _save_figure(path, figure)  # the last frame: whole trajectories
     plt.close(figure)
+    return [path, video]
 
 
 def _pick(tree, index):
