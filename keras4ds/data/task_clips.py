@@ -32,8 +32,9 @@ from PIL import Image
 
 from keras4ds.data import formats, video_io
 
-__all__ = ["FORMATS", "task_clips", "parse_spec", "tapvid_clips", "scannet_clips",
-           "re10k_clips", "videofolder_clips", "stack_clips", "source_fingerprint"]
+__all__ = ["FORMATS", "task_clips", "check_source", "parse_spec", "tapvid_clips", "scannet_clips",
+           "re10k_clips", "videofolder_clips", "stack_clips", "files_fingerprint",
+           "source_fingerprint"]
 
 log = logging.getLogger("keras4ds.data")
 
@@ -208,12 +209,9 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return kind, path
 
 
-def task_clips(task: str, spec: str, num_frames: int, image_size, limit: int | None = None):
-    """Clips for `task` from `spec` ('FORMAT:PATH'), at most `limit`, in the source's order.
-
-    Checks the format, the path and that the format gives the task before reading
-    anything (ValueError otherwise); returns an iterator of clip dicts (see the module).
-    """
+def check_source(task: str, spec: str) -> tuple[str, str]:
+    """`parse_spec(spec)` after checking that its format gives `task` clips (ValueError
+    naming the formats otherwise); reads nothing."""
     kind, path = parse_spec(spec)
     if task not in FORMATS[kind]:
         givers = [name for name, tasks in FORMATS.items() if task in tasks]
@@ -221,6 +219,16 @@ def task_clips(task: str, spec: str, num_frames: int, image_size, limit: int | N
                   f"no reader gives {task!r} clips")
         raise ValueError(f"{spec!r}: format {kind!r} gives {', '.join(FORMATS[kind])} clips; "
                          f"{wanted} (formats: {_formats_text()})")
+    return kind, path
+
+
+def task_clips(task: str, spec: str, num_frames: int, image_size, limit: int | None = None):
+    """Clips for `task` from `spec` ('FORMAT:PATH'), at most `limit`, in the source's order.
+
+    Checks the source first (`check_source`); returns an iterator of clip dicts (see the
+    module) that reads the files as it goes.
+    """
+    kind, path = check_source(task, spec)
     return itertools.islice(_READERS[kind](path, num_frames, image_size), limit)
 
 
@@ -236,10 +244,10 @@ def stack_clips(clips: list[dict]) -> dict:
     return {key: np.stack([c[key] for c in clips]) for key in clips[0]}
 
 
-def source_fingerprint(spec: str) -> str:
-    """'FORMAT:ABSPATH sha256' of the relative path, size and modification time of every
-    file the source holds: it changes when a file is added, removed or rewritten."""
-    kind, path = parse_spec(spec)
+def files_fingerprint(path) -> str:
+    """sha256 of the relative path, size and modification time of every file under `path`
+    (a folder, a file or a glob): it changes when a file is added, removed or rewritten."""
+    path = os.path.abspath(os.fspath(path))
     if os.path.isdir(path):
         files = sorted(os.path.join(d, f) for d, _, names in os.walk(path) for f in names)
     else:
@@ -249,4 +257,10 @@ def source_fingerprint(spec: str) -> str:
     for f in files:
         stat = os.stat(f)
         digest.update(f"{os.path.relpath(f, base)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return f"{kind}:{path} {digest.hexdigest()}"
+    return digest.hexdigest()
+
+
+def source_fingerprint(spec: str) -> str:
+    """'FORMAT:ABSPATH sha256' of a source: see :func:`files_fingerprint`."""
+    kind, path = parse_spec(spec)
+    return f"{kind}:{path} {files_fingerprint(path)}"

@@ -7,11 +7,11 @@ from keras4ds.study.budgets import BUDGETS, TASKS, Budget, EncoderSize
 from keras4ds.study.main import main
 
 
-def run_study(out_dir, budget, budget_name="custom"):
+def run_study(out_dir, budget, budget_name="custom", data=None):
     """Run or resume a study in `out_dir`; see `keras4ds.study.runner.run_study`."""
     from keras4ds.study.runner import run_study as _run
 
-    return _run(out_dir, budget, budget_name)
+    return _run(out_dir, budget, budget_name, data)
 
 
 __all__ = ["BUDGETS", "TASKS", "Budget", "EncoderSize", "main", "run_study"]

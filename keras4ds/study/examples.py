@@ -134,6 +134,8 @@ def example_figures(folder, results: dict, save) -> list[str]:
             continue
         with np.load(path) as data:
             ex = {k: data[k] for k in data.files}
-        fig = draw(ex, f"{task} readout on pretrained {largest}, held-out scene")
+        source = results["summary"].get(task, {}).get("eval_data")
+        held_out = f"held-out clip of {source}" if source else "held-out scene"
+        fig = draw(ex, f"{task} readout on pretrained {largest}, {held_out}")
         paths.append(save(fig, folder.path(f"examples_{task}.png")))
     return paths

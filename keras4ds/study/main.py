@@ -23,9 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="keras4ds study",
         description="Miniature 4DS study: MAE-pretrain encoders of several sizes, train "
                     "frozen depth/pose/points/boxes readouts on them and on their random "
-                    "initialisation, evaluate on held-out procedural scenes, and write "
-                    "report.md, results.json and PNG plots. Rerun with the same --out to "
-                    "resume after an interruption.")
+                    "initialisation, evaluate on held-out procedural scenes (or real data: "
+                    "see below), and write report.md, results.json and PNG plots. Rerun "
+                    "with the same --out to resume after an interruption.")
     parser.add_argument("--out", default="study_out", help="output folder (default: %(default)s)")
     parser.add_argument("--budget", default="default", choices=sorted(BUDGETS),
                         help="preset budget; 'default' finishes in under 20 min on 2 CPU "
@@ -41,9 +41,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scene", nargs="+", metavar="KEY=VALUE",
                         help="generate_clip options of every scene, e.g. texture_scale=0.5 "
                              "(values read as JSON when they parse, else as strings)")
+    data = parser.add_argument_group(
+        "real data (default: procedural scenes for everything)",
+        "A task given --probe-data trains its readouts on those clips (at most "
+        "--probe-train-clips) and is scored on the held-out clips of its --eval-data (at most "
+        "--eval-clips), which must be another source. Formats: tapvid:PKL|GLOB|DIR (points), "
+        "scannet:DIR (depth, pose), re10k:DIR (pose); boxes have no reader. Sources are "
+        "fingerprinted (file names, sizes, times): resuming with changed data is refused.")
+    data.add_argument("--probe-data", action="append", metavar="TASK=FORMAT:PATH",
+                      help="probe-training clips of a task (repeatable)")
+    data.add_argument("--eval-data", action="append", metavar="TASK=FORMAT:PATH",
+                      help="held-out evaluation clips of a task (repeatable; needed for "
+                           "every --probe-data task)")
+    data.add_argument("--pretrain-data", metavar="DIR",
+                      help="folder of videos for MAE pretraining (--pretrain-clips clips "
+                           "read as by recipes/pretrain_mae.py --data folder:DIR)")
     for name, kind in _OVERRIDES.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, metavar=kind.__name__.upper())
     return parser
+
+
+def _task_sources(items, flag) -> dict:
+    """['points=tapvid:a.pkl'] -> {'points': 'tapvid:a.pkl'}."""
+    sources = {}
+    for item in items or ():
+        task, sep, spec = item.partition("=")
+        if not sep or task not in TASKS:
+            raise SystemExit(f"{flag} takes TASK=FORMAT:PATH with TASK one of {TASKS}, "
+                             f"got {item!r}")
+        if task in sources:
+            raise SystemExit(f"{flag} names {task} twice")
+        sources[task] = spec
+    return sources
+
+
+def data_from_args(args):
+    """The `StudyData` of the command line (empty without data flags)."""
+    from keras4ds.study.clips import StudyData
+
+    try:
+        return StudyData(_task_sources(args.probe_data, "--probe-data"),
+                         _task_sources(args.eval_data, "--eval-data"), args.pretrain_data)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
 
 
 def _scene_options(items) -> dict:
@@ -93,9 +133,10 @@ def main(argv=None) -> int:
     budget = budget_from_args(args)
     if len(budget.sizes) < 2:
         raise SystemExit("a study needs at least two encoder sizes")
+    data = data_from_args(args)
     from keras4ds.study.runner import run_study
 
-    results = run_study(args.out, budget, budget_name=args.budget)
+    results = run_study(args.out, budget, budget_name=args.budget, data=data)
     out = os.path.abspath(args.out)
     print(f"study finished in {results['timing']['total_seconds'] / 60:.1f} min: "
           f"{out}/report.md, {out}/results.json, {out}/scaling.png")

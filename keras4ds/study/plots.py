@@ -34,7 +34,8 @@ def _scaling_axes(ax, task: str, summary: dict) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("encoder parameters")
     ax.set_ylabel(summary["metric"])
-    ax.set_title(f"{task}: {summary['label']}", fontsize=9)
+    source = f"\neval: {summary['eval_data']}" if "eval_data" in summary else ""
+    ax.set_title(f"{task}: {summary['label']}{source}", fontsize=9)
     ax.grid(alpha=0.3)
 
 
@@ -53,7 +54,8 @@ def scaling_figures(folder, results: dict) -> list[str]:
         for ax, (task, s) in zip(axes[0], summary.items()):
             _scaling_axes(ax, task, s)
         axes[0][0].legend(fontsize=8)
-        fig.suptitle("Miniature 4DS study: frozen readouts on held-out procedural scenes")
+        fig.suptitle("Miniature 4DS study: frozen readouts on held-out procedural scenes"
+                     + (" (or the real data a panel names)" if results.get("data") else ""))
         paths.append(_save(fig, folder.path("scaling.png")))
     return paths
 
@@ -68,7 +70,8 @@ def loss_figure(folder, results: dict) -> str:
                     label=f"{size['name']} ({size['parameters']:,} params)")
     ax.set_xlabel("step")
     ax.set_ylabel("masked-patch MSE (normalised pixels)")
-    ax.set_title("MAE pretraining loss")
+    real = (results.get("data") or {}).get("pretrain")
+    ax.set_title("MAE pretraining loss" + (f"\non videos of {real['source']}" if real else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, folder.path("mae_loss.png"))

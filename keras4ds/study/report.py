@@ -125,12 +125,31 @@ def summarise(results: dict) -> dict:
             continue
         summary[task] = {"metric": key, "higher_is_better": higher, "label": label,
                          "rows": rows, **task_conclusion(task, rows, results["pretrain"])}
+        real = results.get("data", {}).get("probes", {}).get(task)
+        if real:
+            summary[task]["eval_data"] = real["eval"]
     results["summary"] = summary
     return results
 
 
 def _yes_no(flag: bool) -> str:
     return "**yes**" if flag else "**no**"
+
+
+def _data_lines(data) -> list[str]:
+    """The report's paragraph on the real data that replaced procedural scenes (none
+    without real data)."""
+    if not data:
+        return []
+    parts = []
+    if data["pretrain"]:
+        parts.append(f"MAE pretraining read {data['pretrain']['clips']} clips from the videos "
+                     f"in `{data['pretrain']['source']}`")
+    parts += [f"{task} readouts trained on {d['train_clips']} clips of `{d['train']}` and "
+              f"evaluated on {d['eval_clips']} held-out clips of `{d['eval']}`"
+              for task, d in data["probes"].items()]
+    return [f"**Real data** (these replace the procedural scenes counted above): "
+            f"{'; '.join(parts)}. Everything else used procedural scenes.", ""]
 
 
 def render_markdown(results: dict) -> str:
@@ -156,6 +175,7 @@ def render_markdown(results: dict) -> str:
         + (f"; per-task training {budget['task_training']}"
            if budget.get("task_training") else "") + ".",
         "",
+        *_data_lines(results.get("data")),
         "Runs in this folder (wall time, stages run, 1-minute load average at the end): "
         + "; ".join(f"{r['seconds'] / 60:.1f} min, {r['stages_run']} stages, load "
                     f"{r['load_average']:.1f}" for r in results.get("runs", [])) + ".",

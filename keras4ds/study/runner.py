@@ -30,16 +30,19 @@ def size_parameters(budget, size) -> int:
                             patch_size=budget.patch_size)
 
 
-def _check_budget(folder: StudyFolder, budget) -> None:
-    """Refuse to mix results of different budgets in one folder."""
+def _check_budget(folder: StudyFolder, budget, data) -> None:
+    """Refuse to mix results of different budgets, or of different or changed real data
+    (its sources' file fingerprints are saved with the budget), in one folder."""
     path = folder.budget()
+    expected = {**budget.to_json(), "data": data.fingerprint()} if data else budget.to_json()
     if os.path.exists(path):
         saved = read_json(path)
-        if saved != budget.to_json() and saved != _jsonable(budget.to_json()):
-            raise ValueError(f"{folder.root} holds a study with another budget "
-                             f"({path}); use a new --out folder or the same settings")
+        if saved != expected and saved != _jsonable(expected):
+            raise ValueError(f"{folder.root} holds a study with another budget or other data "
+                             f"({path}); use a new --out folder or the same settings and "
+                             f"unchanged data")
     else:
-        write_json(path, budget.to_json())
+        write_json(path, expected)
 
 
 def _jsonable(data):
@@ -177,22 +180,61 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) 
     return result
 
 
-def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
-    """Run (or resume) the study in `out_dir`; return the results written to
-    `results.json` next to `report.md` and the PNG plots."""
+def _probe_clip_sets(folder, budget, data) -> tuple[dict, dict]:
+    """Per task, the probe-training and evaluation clip lists: real where `data` names a
+    source, else the procedural sets (made only when a task needs them)."""
+    train, evaluation = {}, {}
+    for task in budget.tasks:
+        if task in data.probe:
+            train[task] = clip_sets.as_list(clip_sets.load_or_read(
+                folder.clips(f"probe_train_{task}"), task, data.probe[task],
+                budget.probe_train_clips, budget))
+            evaluation[task] = clip_sets.as_list(clip_sets.load_or_read(
+                folder.clips(f"eval_{task}"), task, data.evaluation[task], budget.eval_clips,
+                budget))
+        else:
+            if "procedural" not in train:
+                train["procedural"] = clip_sets.as_list(clip_sets.load_or_generate(
+                    folder.clips("probe_train"), "probe_train", budget.probe_train_clips, budget))
+                evaluation["procedural"] = clip_sets.as_list(clip_sets.load_or_generate(
+                    folder.clips("eval"), "eval", budget.eval_clips, budget))
+            train[task], evaluation[task] = train["procedural"], evaluation["procedural"]
+    return train, evaluation
+
+
+def _data_summary(data, pretrain_videos, train, evaluation) -> dict:
+    """What real data the study read: sources and clip counts (for results and report)."""
+    return {"pretrain": data.pretrain and {"source": os.path.abspath(data.pretrain),
+                                           "clips": len(pretrain_videos)},
+            "probes": {task: {"train": spec, "train_clips": len(train[task]),
+                              "eval": data.evaluation[task],
+                              "eval_clips": len(evaluation[task])}
+                       for task, spec in data.probe.items()}}
+
+
+def run_study(out_dir: str, budget, budget_name: str = "custom", data=None) -> dict:
+    """Run (or resume) the study in `out_dir`, on procedural scenes or on the real data of
+    `data` (a `clips.StudyData`); return the results written to `results.json` next to
+    `report.md` and the PNG plots."""
     start = time.time()
+    data = data or clip_sets.StudyData()
+    unknown = sorted(set(data.probe) - set(budget.tasks))
+    if unknown:
+        raise ValueError(f"probe data for {unknown}, tasks the study does not run "
+                         f"({list(budget.tasks)})")
     folder = StudyFolder(out_dir)
     os.makedirs(folder.root, exist_ok=True)
-    _check_budget(folder, budget)
+    _check_budget(folder, budget, data)
     progress = {"run": 0, "skipped": 0}
 
-    pretrain_videos = clip_sets.load_or_generate(folder.clips("pretrain"), "pretrain",
-                                                 budget.pretrain_clips, budget,
-                                                 keys=("video",))["video"]
-    train = clip_sets.as_list(clip_sets.load_or_generate(
-        folder.clips("probe_train"), "probe_train", budget.probe_train_clips, budget))
-    evaluation = clip_sets.as_list(clip_sets.load_or_generate(
-        folder.clips("eval"), "eval", budget.eval_clips, budget))
+    if data.pretrain:
+        pretrain_videos = clip_sets.load_or_decode(folder.clips("pretrain"), data.pretrain,
+                                                   budget.pretrain_clips, budget)
+    else:
+        pretrain_videos = clip_sets.load_or_generate(folder.clips("pretrain"), "pretrain",
+                                                     budget.pretrain_clips, budget,
+                                                     keys=("video",))["video"]
+    train, evaluation = _probe_clip_sets(folder, budget, data)
 
     num_stages = len(budget.sizes) * (1 + len(INITS) * len(budget.tasks))
     bar = tqdm(total=num_stages, desc="study stages", unit="stage")
@@ -206,8 +248,8 @@ def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
             for init in INITS:
                 bar.set_postfix_str(f"probe {task} on {init} {size.name}")
                 entry = probes[task].setdefault(size.name, {})
-                entry[init] = _probe_stage(folder, budget, init, size, task, train,
-                                           evaluation, progress)
+                entry[init] = _probe_stage(folder, budget, init, size, task, train[task],
+                                           evaluation[task], progress)
                 bar.update()
     bar.close()
 
@@ -227,6 +269,8 @@ def run_study(out_dir: str, budget, budget_name: str = "custom") -> dict:
                        for e in size.values()),
                    "load_average": os.getloadavg()[0]},
     }
+    if data:
+        results["data"] = _data_summary(data, pretrain_videos, train, evaluation)
     summarise(results)
     plots.write_all(folder, results)
     results["timing"]["total_seconds"] = time.time() - start
