@@ -62,6 +62,13 @@ def parser(task):
     train.add_argument("--finetune", action="store_true", help="train the encoder too")
     train.add_argument("--encoder-learning-rate", type=float, default=1e-3,
                        help="encoder's learning rate with --finetune")
+    train.add_argument("--feature-cache", metavar="DIR",
+                       help="frozen encoder only: the clips' features are computed once into DIR "
+                            "and read back by later runs (keyed by the encoder's weights, the "
+                            "clips and the readout index)")
+    train.add_argument("--test-clips", type=int, metavar="N",
+                       help="classify: eval clips get N * --frames frames and are also scored by "
+                            "the mean softmax over N evenly spaced windows (multi_clip_metrics)")
     train.add_argument("--readout-index", type=int, nargs="*", default=None,
                        help="hidden state(s) read; several are concatenated (default: official 0.95)")
     train.add_argument("--num-params", type=int, default=128)
@@ -102,15 +109,16 @@ def load_encoder(args):
     return encoder
 
 
-def make_clips(args, task, start, count, spec=None):
+def make_clips(args, task, start, count, spec=None, frames=None):
     """`count` procedural clips of seeds start.., or with `spec` ('FORMAT:PATH') at most
-    `count` real clips from it."""
+    `count` real clips from it; `frames` frames each (default --frames)."""
+    frames = frames or args.frames
     if spec:
         from keras4ds.data.task_clips import task_clips
-        clips = list(tqdm(task_clips(task, spec, args.frames, args.image_size, limit=count),
+        clips = list(tqdm(task_clips(task, spec, frames, args.image_size, limit=count),
                           total=count, desc=spec))
         if not clips:
-            raise ValueError(f"{spec} gave no {task} clips of {args.frames} frames")
+            raise ValueError(f"{spec} gave no {task} clips of {frames} frames")
         if len(clips) < count:
             print(f"{spec}: {len(clips)} {task} clips, fewer than the {count} asked for")
         return clips
@@ -118,14 +126,14 @@ def make_clips(args, task, start, count, spec=None):
     options = json.loads(args.scene_options)
     clips = []
     for seed in tqdm(range(start, start + count), desc=f"scenes {start}..{start + count - 1}"):
-        if task == "classify":  # label = camera motion class
+        if task == "classify":  # label = camera motion class, the same over all frames
             from keras4ds.data.synthetic import CAMERA_MOTIONS
             label = seed % len(CAMERA_MOTIONS)
-            clip = generate_clip(seed, args.frames, args.image_size, args.image_size,
+            clip = generate_clip(seed, frames, args.image_size, args.image_size,
                                  **{**options, "camera_motion": CAMERA_MOTIONS[label]})
             clip["label"] = label
         else:
-            clip = generate_clip(seed, args.frames, args.image_size, args.image_size, **options)
+            clip = generate_clip(seed, frames, args.image_size, args.image_size, **options)
         clips.append(clip)
     return clips
 
@@ -153,16 +161,19 @@ def main(task, argv=None):
             raise ValueError(f"--data {args.data} and --eval-data {args.eval_data} name the "
                              "same source: evaluation clips must be held out from training")
     train_clips = make_clips(args, task, 0, args.train_clips, args.data)
-    eval_clips = make_clips(args, task, 100_000, args.eval_clips, args.eval_data)
+    eval_frames = args.frames * args.test_clips if task == "classify" and args.test_clips else None
+    eval_clips = make_clips(args, task, 100_000, args.eval_clips, args.eval_data, eval_frames)
     training = training_settings(task, args)
     result = train_probe(task, encoder, train_clips, eval_clips, **training,
                          frozen=not args.finetune, seed=args.seed,
                          readout_index=args.readout_index or None, num_params=args.num_params,
                          num_heads=args.num_heads, encoder_learning_rate=args.encoder_learning_rate,
                          probe_kwargs=json.loads(args.probe_kwargs),
+                         feature_cache=args.feature_cache, test_clips=args.test_clips,
                          verbose=1, return_probe=True, eval_loss=True)
     inputs, targets, predictions = (result.pop(k) for k in ("eval_inputs", "eval_targets", "predictions"))
     result.pop("probe")
+    result.pop("multi_clip_scores", None)
     result.update(backend=keras.backend.backend(), settings={**vars(args), **training},
                   encoder={"width": encoder.width, "depth": encoder.depth,
                            "init": "official" if args.official else "preset" if args.preset else "random"})
@@ -175,6 +186,7 @@ def main(task, argv=None):
     elif task != "classify":
         pictures.save_comparison(args.out, task, inputs, targets, predictions)
     print(json.dumps({"metrics": result["metrics"], "baseline": result["baseline"],
+                      **{k: result[k] for k in ("multi_clip_metrics",) if k in result},
                       "eval_loss": result["eval_loss"], "train_seconds": result["train_seconds"]},
                      indent=1, default=float))
     return result
