@@ -42,15 +42,17 @@ def tapir_losses(pred_tracks, vis_logits, cert_logits, gt_tracks, gt_visible, ra
     """TAPIR-style point losses `(position, visibility, certainty)`.
 
     Tracks `(B, Q, T, 2)` in [0, 1] units, compared in pixels of a `raster` image: Huber
-    (delta `huber_delta` px) on visible points; BCE of the visibility logit against
-    visibility; BCE of the certainty logit against "within `certainty_threshold` px",
-    on visible points.
+    (delta `huber_delta` px) of the Euclidean distance on visible points, as tapnet's
+    `huber_loss`; BCE of the visibility logit against visibility; BCE of the certainty
+    logit against "within `certainty_threshold` px", on visible points.
     """
     visible = ops.cast(gt_visible, pred_tracks.dtype)
     diff = (pred_tracks - gt_tracks) * raster
-    position = _masked_mean(ops.sum(huber(diff, huber_delta), axis=-1), visible)
+    sq_dist = ops.sum(diff * diff, axis=-1)
+    distance = ops.sqrt(sq_dist + 1e-12)  # the epsilon keeps the gradient finite at 0
+    position = _masked_mean(huber(distance, huber_delta), visible)
     visibility = ops.mean(binary_cross_entropy_logits(vis_logits, visible))
-    within = ops.sum(diff * diff, axis=-1) <= certainty_threshold ** 2
+    within = sq_dist <= certainty_threshold ** 2
     certainty = _masked_mean(
         binary_cross_entropy_logits(cert_logits, ops.stop_gradient(ops.cast(within, visible.dtype))),
         visible)

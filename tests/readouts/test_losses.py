@@ -46,9 +46,9 @@ def reference_tapir(pred, vis, cert, gt, visible, raster=256.0, delta=4.0, thres
     for index in np.ndindex(visible.shape):
         if not visible[index]:
             continue
-        diff = (pred[index] - gt[index]) * raster
-        position += reference_huber(diff, delta).sum()
-        certainty += reference_bce(cert[index], float(np.hypot(*diff) <= threshold))
+        distance = float(np.hypot(*((pred[index] - gt[index]) * raster)))
+        position += reference_huber(distance, delta)  # of the distance, as tapnet
+        certainty += reference_bce(cert[index], float(distance <= threshold))
         n += 1
     return position / n, reference_bce(vis, visible.astype(float)).mean(), certainty / n
 
@@ -144,15 +144,16 @@ def test_depth_losses_are_finite_and_zero_when_no_pixel_is_valid():
 # --- points ------------------------------------------------------------------------------
 
 def test_tapir_losses_by_hand():
-    # one track, three frames; errors in raster pixels (raster 256): 1 px, 10 px, 100 px
+    # one track, three frames; errors in raster pixels (raster 256): 1 px, (6, 8) = 10 px, 100 px
     gt = np.full((1, 1, 3, 2), 0.5)
-    pred = gt + np.array([[1.0, 0.0], [0.0, 10.0], [100.0, 0.0]]) / 256
+    pred = gt + np.array([[1.0, 0.0], [6.0, 8.0], [100.0, 0.0]]) / 256
     visible = np.array([[[1.0, 1.0, 0.0]]])
     vis_logits = np.array([[[2.0, -1.0, 3.0]]])
     cert_logits = np.array([[[0.0, 1.0, 5.0]]])
     position, visibility, certainty = losses.tapir_losses(
         tensor(pred), tensor(vis_logits), tensor(cert_logits), tensor(gt), tensor(visible))
-    # Huber(delta 4): 0.5 * 1^2 = 0.5 and 4 * (10 - 2) = 32; the occluded frame is left out
+    # Huber(delta 4) of the distance: 0.5 * 1^2 = 0.5 and 4 * (10 - 2) = 32 (per coordinate
+    # it would be 16 + 24); the occluded frame is left out
     assert value(position) == pytest.approx((0.5 + 32.0) / 2, rel=1e-5)
     # BCE against visible (1, 1, 0) on every frame
     expected = (math.log1p(math.exp(-2)) + math.log1p(math.exp(1)) + math.log1p(math.exp(3))) / 3
@@ -171,9 +172,44 @@ def test_tapir_losses_options_and_large_logits():
     position, visibility, certainty = losses.tapir_losses(
         tensor(pred), tensor(vis), tensor(cert), tensor(gt), tensor(visible),
         raster=8.0, huber_delta=1.0, certainty_threshold=5.0)
-    assert value(position) == pytest.approx((2.5 + 3.5) / 2, rel=1e-5)  # 1 * (3 - .5) + (4 - .5)
+    # Huber of the 5 px distance (not of each coordinate): 1 * (5 - 0.5), and 0
+    assert value(position) == pytest.approx(4.5 / 2, rel=1e-5)
     assert value(visibility) == pytest.approx(50.0, rel=1e-5)
     assert value(certainty) == pytest.approx(math.log(2), rel=1e-5)  # both within 5 px (<=)
+
+
+def gradient(fn, x):
+    """d fn(x) / dx on the backend of the pass."""
+    import keras
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        return np.asarray(jax.grad(fn)(tensor(x)))
+    if backend == "tensorflow":
+        import tensorflow as tf
+        x = tf.Variable(np.asarray(x, "float32"))
+        with tf.GradientTape() as tape:
+            y = fn(x)
+        return tape.gradient(y, x).numpy()
+    import torch
+    x = torch.tensor(np.asarray(x, "float32"), requires_grad=True)
+    fn(x).backward()
+    return x.grad.numpy()
+
+
+def test_tapir_position_gradient_is_finite_at_zero_error():
+    gt = np.full((1, 2, 2, 2), 0.25)
+    visible = np.ones((1, 2, 2))
+    pred = gt.copy()
+    pred[0, 1, 1] += [3 / 256, 4 / 256]  # 5 px: beyond delta 4, gradient 4 * (3, 4) / 5 px
+
+    def position(tracks):
+        return losses.tapir_losses(tracks, tensor(visible), tensor(visible), tensor(gt),
+                                   tensor(visible))[0]
+    grad = gradient(position, pred)
+    expected = np.zeros_like(pred)
+    expected[0, 1, 1] = 256 * 4 * np.array([0.6, 0.8]) / 4  # d/d(units), over 4 visible
+    np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_tapir_losses_match_numpy():
