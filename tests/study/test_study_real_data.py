@@ -90,6 +90,26 @@ def test_data_flags_and_their_errors(tmp_path):
 
 
 @pytest.mark.backend_independent
+def test_budget_file_gains_the_data_only_with_real_data(tmp_path):
+    from keras4ds.study.runner import _check_budget
+    from keras4ds.study.store import StudyFolder, read_json
+
+    budget = BUDGETS["tiny"]
+    plain = StudyFolder(str(tmp_path / "plain"))
+    _check_budget(plain, budget, StudyData())
+    assert read_json(plain.budget()) == json.loads(json.dumps(budget.to_json()))
+    data = StudyData({"pose": _scannet(tmp_path / "train", 0)},
+                     {"pose": _scannet(tmp_path / "eval", 1)})
+    with pytest.raises(ValueError, match="another budget or other data"):
+        _check_budget(plain, budget, data)
+    real = StudyFolder(str(tmp_path / "real"))
+    _check_budget(real, budget, data)
+    assert read_json(real.budget())["data"]["evaluation"]["pose"].startswith(
+        f"scannet:{tmp_path / 'eval'} ")
+    _check_budget(real, budget, data)  # unchanged: accepted
+
+
+@pytest.mark.backend_independent
 def test_tasks_without_real_data_keep_the_procedural_sets(tmp_path):
     from keras4ds.study.runner import _probe_clip_sets
     from keras4ds.study.store import StudyFolder
