@@ -13,6 +13,9 @@ Modules (import the one you need; only ``synthetic`` and ``video_io`` avoid Tens
 - ``augment``: per-clip crop/scale/flip/colour augmentation that keeps depth, tracks,
   boxes and intrinsics consistent.
 - ``formats``: TAP-Vid pickles, RealEstate10K cameras, ScanNet-style RGB-D sequences.
+- ``task_clips``: those formats and class folders of videos as probe clips with the keys
+  of ``generate_clip`` — ``task_clips(task, "FORMAT:PATH", T, size)`` (class folders
+  need TensorFlow for the file listing).
 - ``visualize``: clips drawn with their labels (``tools/draw_clip.py``).
 - ``benchmark``: ``python -m keras4ds.data.benchmark`` (see ``benchmarks/data.md``).
 
