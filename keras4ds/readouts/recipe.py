@@ -2,7 +2,7 @@
 
 Writes `<out>/<task>_metrics.json` (probe and baseline metrics, loss history, settings),
 `<out>/<task>_loss.png` and pictures (`<task>_example<i>.png/.mp4`, or
-`pose_trajectories.png`).
+`pose_trajectories.png/.mp4`).
 """
 import argparse
 import json
@@ -154,6 +154,7 @@ def main(task, argv=None):
         raise RuntimeError(f"--backend {args.backend} asked, but keras already runs on "
                            f"{keras.backend.backend()}: set KERAS_BACKEND before importing keras")
     os.makedirs(args.out, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)  # a random-init encoder is the same every run
     encoder = load_encoder(args)
     if args.data and args.eval_data:
         from keras4ds.data.task_clips import parse_spec
