@@ -31,7 +31,7 @@ def _child_result(args, timeout=600, env=None):
     return json.loads(lines[-1][len("RESULT "):])
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def child_result():
     """`child_result(args, timeout=600, env=None)`: see `_child_result`."""
     return _child_result

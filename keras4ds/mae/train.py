@@ -48,11 +48,43 @@ def _video_only(element):
     return element
 
 
-def _skip(dataset, count):
-    """The dataset from element `count` on (tf.data `skip`, or islice for iterables)."""
+def _generator_elements(iterable, count):
+    """A Python iterable's elements from `count` on, as the tuples Keras wants from a
+    generator: `(x,)`."""
+    for element in itertools.islice(iterable, count, None):
+        yield element if isinstance(element, tuple) else (_video_only(element),)
+
+
+def _under_tf_strategy():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
+
+
+def _fit_data(dataset, count):
+    """What `fit` reads: the dataset from element `count` on. Under a tf.distribute
+    strategy a Python iterable becomes a tf.data dataset that restarts it on every
+    iteration: Keras reads distributed data once before training, and its generator
+    adapter then drops batches (checked: steps saw batches 0, 1, 5, 6 of 0..7)."""
     if hasattr(dataset, "skip"):
         return dataset.skip(count).map(_video_only)
-    return (_video_only(e) for e in itertools.islice(dataset, count, None))
+    if not _under_tf_strategy():
+        return _generator_elements(dataset, count)
+    if iter(dataset) is dataset:
+        raise ValueError(
+            "under a tf.distribute strategy pretrain needs a tf.data.Dataset or a sequence it "
+            f"can iterate again (e.g. a list of batches), got the one-shot iterator "
+            f"{type(dataset).__name__}: Keras reads distributed data once before training, "
+            "and the batches it took would be lost")
+    import tensorflow as tf
+
+    first = next(_generator_elements(dataset, count))
+    signature = tf.nest.map_structure(
+        lambda a: tf.TensorSpec((None, *np.shape(a)[1:]), tf.as_dtype(np.asarray(a).dtype)), first)
+    return tf.data.Dataset.from_generator(lambda: _generator_elements(dataset, count),
+                                          output_signature=signature)
 
 
 def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_ratio=0.95,
@@ -91,7 +123,7 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     log = _StepLog(start_step, steps, checkpointer, checkpoint_every, csv_path)
     remaining = steps - start_step
     if remaining > 0:
-        mae.fit(_skip(dataset, start_step), epochs=1, steps_per_epoch=remaining,
+        mae.fit(_fit_data(dataset, start_step), epochs=1, steps_per_epoch=remaining,
                 callbacks=[log, *callbacks], verbose=verbose, shuffle=False)
     if checkpointer is not None:
         checkpointer.close()

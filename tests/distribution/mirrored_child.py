@@ -64,7 +64,32 @@ def main():
     out["sgd"] = {"replicas": strategy.num_replicas_in_sync, "single_loss": loss0,
                   "mirrored_loss": loss1, "max_update": float(max(deltas)),
                   "max_weight_error": float(max(errors))}
+    out["pretrain"] = pretrain_runs(start, strategy)
     print("RESULT " + json.dumps(out))
+
+
+def pretrain_runs(start, strategy):
+    """`pretrain` on a list of 3 different batches, single-device and mirrored, from the
+    same weights: per-step losses of both, and the error of a one-shot iterator."""
+    from keras4ds.mae import pretrain
+
+    rng = np.random.default_rng(3)
+    batches = [{"video": rng.random((4, 4, 16, 16, 3)).astype("float32"),
+                "mask": build().sample_mask(4, seed=10 + i).astype("int32")} for i in range(3)]
+
+    def run(data):
+        mae = build(start)
+        return pretrain(mae.encoder, data, 3, mae=mae, clipnorm=None, verbose=0)["loss"]
+
+    single = run(batches)
+    with strategy.scope():
+        mirrored = run(batches)
+        try:
+            run(iter(batches))
+            error = None
+        except ValueError as e:
+            error = str(e)
+    return {"single": single, "mirrored": mirrored, "one_shot_error": error}
 
 
 if __name__ == "__main__":
