@@ -1,5 +1,6 @@
 """`keras4ds study` and `recipes/study.py` run as a user runs them: in a subprocess, on this
-checkout, with the current KERAS_BACKEND."""
+checkout. Once per suite (the jax pass): the command's --backend picks torch over the
+KERAS_BACKEND=jax it inherits; test_study_run.py runs the study on every backend."""
 import json
 import os
 import pathlib
@@ -10,26 +11,26 @@ import pytest
 
 from keras4ds.study import BUDGETS
 
-BACKEND = os.environ.get("KERAS_BACKEND", "jax")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(args, timeout):
     """`python *args` from the repository root, importing this checkout's keras4ds."""
-    env = {**os.environ, "KERAS_BACKEND": BACKEND, "PYTHONPATH": os.pathsep.join(
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
-def test_study_command_runs_the_tiny_budget(tmp_path):
+@pytest.mark.backend_independent
+def test_study_command_runs_the_tiny_budget_on_the_backend_it_names(tmp_path):
     out = tmp_path / "study"
     result = run(["-m", "keras4ds.cli", "study", "--budget", "tiny", "--tasks", "boxes",
-                  "--out", str(out)], timeout=900)
+                  "--backend", "torch", "--out", str(out)], timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"{out}/report.md" in result.stdout
     saved = json.loads((out / "results.json").read_text())
-    assert saved["budget_name"] == "tiny" and saved["backend"] == BACKEND
+    assert saved["budget_name"] == "tiny" and saved["backend"] == "torch"
     assert [s["name"] for s in saved["sizes"]] == [s.name for s in BUDGETS["tiny"].sizes]
     assert list(saved["summary"]) == ["boxes"]
     assert "## boxes" in (out / "report.md").read_text()
