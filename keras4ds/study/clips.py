@@ -159,6 +159,6 @@ def load_or_decode(path: str, folder: str, count: int, budget) -> np.ndarray:
             if len(videos) == before:
                 raise ValueError(f"{folder}: no video gave a clip of {budget.num_frames} "
                                  f"frames; {bad.report()}")
-    write_npz(path, {"video": np.stack(videos), "source": np.asarray(source),
-                     "limit": np.asarray(count)})
-    return np.stack(videos)
+    videos = np.stack(videos)
+    write_npz(path, {"video": videos, "source": np.asarray(source), "limit": np.asarray(count)})
+    return videos
