@@ -32,7 +32,7 @@ from PIL import Image
 
 from keras4ds.data import formats, video_io
 
-__all__ = ["FORMATS", "task_clips", "check_source", "parse_spec", "tapvid_clips", "scannet_clips",
+__all__ = ["FORMATS", "task_clips", "read_task_clips", "check_source", "parse_spec", "tapvid_clips", "scannet_clips",
            "re10k_clips", "videofolder_clips", "stack_clips", "files_fingerprint",
            "source_fingerprint"]
 
@@ -230,6 +230,18 @@ def task_clips(task: str, spec: str, num_frames: int, image_size, limit: int | N
     """
     kind, path = check_source(task, spec)
     return itertools.islice(_READERS[kind](path, num_frames, image_size), limit)
+
+
+def read_task_clips(task: str, spec: str, num_frames: int, image_size, limit: int,
+                    desc: str | None = None) -> list[dict]:
+    """`task_clips` read into a list, with a tqdm bar; at least one clip, else a ValueError."""
+    from tqdm.auto import tqdm
+
+    clips = list(tqdm(task_clips(task, spec, num_frames, image_size, limit=limit), total=limit,
+                      desc=desc or f"{task} clips of {spec}", leave=False))
+    if not clips:
+        raise ValueError(f"{spec} gave no {task} clips of {num_frames} frames")
+    return clips
 
 
 def stack_clips(clips: list[dict]) -> dict:

@@ -114,11 +114,8 @@ def make_clips(args, task, start, count, spec=None, frames=None):
     `count` real clips from it; `frames` frames each (default --frames)."""
     frames = frames or args.frames
     if spec:
-        from keras4ds.data.task_clips import task_clips
-        clips = list(tqdm(task_clips(task, spec, frames, args.image_size, limit=count),
-                          total=count, desc=spec))
-        if not clips:
-            raise ValueError(f"{spec} gave no {task} clips of {frames} frames")
+        from keras4ds.data.task_clips import read_task_clips
+        clips = read_task_clips(task, spec, frames, args.image_size, count)
         if len(clips) < count:
             print(f"{spec}: {len(clips)} {task} clips, fewer than the {count} asked for")
         return clips

@@ -15,8 +15,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from keras4ds.data.synthetic import generate_clip
-from keras4ds.data.task_clips import check_source, files_fingerprint, source_fingerprint, \
-    stack_clips, task_clips
+from keras4ds.data.task_clips import check_source, files_fingerprint, read_task_clips, \
+    source_fingerprint, stack_clips
 from keras4ds.study.store import write_npz
 
 # First seed of each split; splits never overlap for fewer than 10**6 clips.
@@ -124,11 +124,7 @@ def load_or_read(path: str, task: str, spec: str, count: int, budget) -> dict:
     arrays = _cached(path, budget, source=source, limit=count)
     if arrays is not None:
         return arrays
-    clips = list(tqdm(task_clips(task, spec, budget.num_frames, budget.image_size, limit=count),
-                      total=count, desc=f"{task} clips of {spec}", leave=False))
-    if not clips:
-        raise ValueError(f"{spec} gave no {task} clips of {budget.num_frames} frames")
-    arrays = stack_clips(clips)
+    arrays = stack_clips(read_task_clips(task, spec, budget.num_frames, budget.image_size, count))
     write_npz(path, {**arrays, "source": np.asarray(source), "limit": np.asarray(count)})
     return arrays
 
