@@ -7,7 +7,6 @@ import sys
 import pytest
 
 BACKEND = os.environ.get("KERAS_BACKEND", "jax")
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "fixtures")
 
 
 def pytest_collection_modifyitems(config, items):

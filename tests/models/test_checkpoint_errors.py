@@ -6,9 +6,9 @@ import pytest
 
 import keras4ds
 from keras4ds.checkpoints.official import CheckpointError
+from fixture_files import OFFICIAL_FORMAT
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures",
-                       "official_format", "dev_backbone.npz")
+FIXTURE = os.path.join(OFFICIAL_FORMAT, "dev_backbone.npz")
 
 
 def write_modified(tmp_path, change):

@@ -8,9 +8,9 @@ from keras import ops
 import keras4ds
 from keras4ds.cli import main
 from keras4ds.data.video_io import load_clip, read_frames
+from fixture_files import OFFICIAL_FORMAT
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures",
-                       "official_format", "dev_depth.npz")
+FIXTURE = os.path.join(OFFICIAL_FORMAT, "dev_depth.npz")
 
 
 def real_video():

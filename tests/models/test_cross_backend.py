@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from fixture_files import OFFICIAL_FORMAT
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures",
-                       "official_format", "dev_depth.npz")
+FIXTURE = os.path.join(OFFICIAL_FORMAT, "dev_depth.npz")
 # argv: official npz, preset to load (from another backend), preset to save, outputs .npz
 CHILD = """
 import sys, numpy as np, keras4ds

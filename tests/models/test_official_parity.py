@@ -6,11 +6,9 @@ import pytest
 from keras import ops
 
 import keras4ds
+from fixture_files import OFFICIAL_FORMAT as FIXTURES
 from official_reference import (random_backbone_arrays, random_readout_arrays, reference_aux,
                                 reference_depth)
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures",
-                        "official_format")
 
 
 def relative_error(got, want):
