@@ -1,4 +1,4 @@
-"""Speed and memory of keras4ds models on every Keras backend (issue 7).
+"""Speed and memory of keras4ds models on every Keras backend.
 
     python tools/benchmark.py --size b --batch 1 --backend jax tensorflow torch
     python tools/benchmark.py --suite encoder       # writes benchmarks/encoder.md (+ .json)
@@ -663,7 +663,7 @@ def markdown(report, title, command):
 
 
 def _target_rows(report):
-    """Markdown lines: issue 7's targets for 4DS-B against what this run measured."""
+    """Markdown lines: the speed targets for 4DS-B against what this run measured."""
     peak = report["machine"]["peak_flop_per_s"]
     rows = []
     for r in report["results"]:
@@ -874,9 +874,9 @@ BF16 = {"policy": "mixed_bfloat16"}
 SUITES = {
     # name: (title, output, [(case, size, batch, iters, frames, backends, options)]),
     # None = the command-line value / every backend; rows run in this order.
-    "encoder": ("4DS-B encoder forward on this CPU (issue 2)", "benchmarks/encoder.md",
+    "encoder": ("4DS-B encoder forward on this CPU", "benchmarks/encoder.md",
                 [("encoder", "b", 1, 3)]),
-    "performance": ("keras4ds performance (issue 7)", "benchmarks/performance.md", [
+    "performance": ("keras4ds performance", "benchmarks/performance.md", [
         ("encoder", "s", 1, 3), ("encoder", "b", 1, 2),
         ("official", "s", 1, 3, None, JAX), ("official", "b", 1, 2, None, JAX),
         ("encoder", "s", 8, 1), ("encoder", "b", 8, 1),
@@ -887,7 +887,7 @@ SUITES = {
         ("mae", "b", 2, 1, None, JAX, {"decoder": "masked", "target_ratio": 0.25}),
         ("depth", "b", 1, 1), ("readout", "b", 1, 1)]),
     "variants": ("keras4ds run variants: attention kernels, XLA, bfloat16, torch.compile, "
-                 "long videos (issue 7)", "benchmarks/variants.md", [
+                 "long videos", "benchmarks/variants.md", [
         # how each backend is run, measured: attention kernel, XLA on tf, bfloat16 (not
         # parity-bound), torch.compile
         ("encoder", "s", 1, 3), ("attention", "s", 1, 3), ("attention", "s", 8, 1, None, JAX),

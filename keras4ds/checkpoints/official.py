@@ -1,4 +1,4 @@
-"""Load the official 4DS `.npz` checkpoints (DESIGN §3), inferring the configuration from shapes.
+"""Load the official 4DS `.npz` checkpoints , inferring the configuration from shapes.
 
 Keys are Flax paths joined by '/'. Backbone files hold `params/encoder/...` and
 `params/processor/layers_{i}/...`; the depth file holds the backbone under

@@ -1,4 +1,4 @@
-"""Random-weight checkpoints in exactly the official 4DS `.npz` format (DESIGN §3).
+"""Random-weight checkpoints in exactly the official 4DS `.npz` format.
 
 For demos, tests and benchmarks without the released files: `load_official` reads them like
 the real ones, but whatever they predict is meaningless.

@@ -1,4 +1,4 @@
-"""Readouts on encoder features: temporal upsampling and cross-attention (DESIGN §2)."""
+"""Readouts on encoder features: temporal upsampling and cross-attention."""
 import keras
 from keras import ops
 

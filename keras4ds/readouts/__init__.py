@@ -1,4 +1,4 @@
-"""Readout heads on 4DS encoders, probing modes and `train_probe` (issue 5).
+"""Readout heads on 4DS encoders, probing modes and `train_probe`.
 
 | task | probe | inputs | outputs |
 | --- | --- | --- | --- |

@@ -41,7 +41,7 @@ class PointTrackingProbe(TrackingProbe):
     offsets, and logits `initial_logit` (visible by either rule).
     Outputs `{"tracks": (B, Q, T, 2)` (x, y) in [0, 1] units, `"visibility_logits"`,
     `"certainty_logits"`: (B, Q, T), `"visible"`: (B, Q, T) bool}`; visible is
-    sigmoid(vis) * sigmoid(cert) > 0.5 for `visibility_rule='tapir'` (DESIGN §2) or
+    sigmoid(vis) * sigmoid(cert) > 0.5 for `visibility_rule='tapir'` (TAPIR's rule) or
     sigmoid(vis) > 0.5 for 'visibility' (the certainty is then only reported).
     Targets `{"tracks": (B, Q, T, 2), "visible": (B, Q, T)}`. Loss: Huber on positions
     (in pixels of a 256x256 raster, visible points) + BCE visibility + BCE certainty.

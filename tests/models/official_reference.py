@@ -1,5 +1,5 @@
 """Test helpers: random checkpoints in the official format and an independent numpy
-re-implementation of the official forward pass (written from DESIGN §1-2, float64)."""
+re-implementation of the official forward pass (written from the official model definition, float64)."""
 import math
 
 import numpy as np
