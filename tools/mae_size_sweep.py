@@ -54,7 +54,7 @@ def main(args):
     import keras
 
     from keras4ds.mae import MaskedAutoencoder, pretrain
-    from keras4ds.mae.benchmark import heldout_loss
+    from keras4ds.mae.evaluate import heldout_loss
     from keras4ds.models import FourDSEncoder
     from keras4ds.study.runner import video_batches
 

@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from keras4ds.mae.evaluate import heldout_loss
+
 # Held-out scenes: the study's evaluation seeds, never used for pretraining.
 HELDOUT_FIRST_SEED = 2_000_000
 
@@ -37,22 +39,6 @@ def _batches(videos, batch, seed):
         order = rng.permutation(len(videos))
         for k in range(len(videos) // batch):
             yield (videos[np.sort(order[k * batch:(k + 1) * batch])],)
-
-
-def heldout_loss(mae, videos, mask_seed=777, batch=8):
-    """(held-out MSE, predict-the-mean MSE) on `videos` with fixed masks; the baseline
-    predicts every target as the mean held-out target."""
-    from keras import ops
-
-    masks = mae.sample_mask(len(videos), seed=mask_seed)
-    predictions, targets = [], []
-    for i in range(0, len(videos), batch):
-        prediction, target = mae({"video": videos[i:i + batch], "mask": masks[i:i + batch]})
-        predictions.append(ops.convert_to_numpy(prediction))
-        targets.append(ops.convert_to_numpy(target))
-    predictions, targets = np.concatenate(predictions), np.concatenate(targets)
-    baseline = np.mean((targets - targets.mean(axis=(0, 1))) ** 2)
-    return float(np.mean((predictions - targets) ** 2)), float(baseline)
 
 
 def convergence(out, steps=200, sizes=((32, 2, 2), (64, 2, 4), (128, 2, 4)), frames=16,
