@@ -65,3 +65,45 @@ def task_metrics(task, inputs, targets, predictions):
     top = min(5, scores.shape[-1])
     accuracy = metrics.topk_accuracy(scores, targets["label"], ks=(1, top))
     return {"top1": accuracy["top1"], "top5": accuracy[f"top{top}"]}
+
+
+# Level of the intervals whose non-overlap is a two-sided 5% test of two independent
+# estimates with equal standard errors (Goldstein & Healy, 1995): 1.96 / sqrt(2) = 1.39 SE.
+NON_OVERLAP_LEVEL = 0.834
+
+
+def _take(tree, index):
+    if isinstance(tree, dict):
+        return {k: _take(v, index) for k, v in tree.items()}
+    return np.asarray(tree)[index]
+
+
+def bootstrap_spread(task, inputs, targets, predictions, resamples=200, level=NON_OVERLAP_LEVEL,
+                     seed=0):
+    """Half-widths of bootstrap intervals of every `task_metrics` value over eval clips.
+
+    The B clips are resampled with replacement `resamples` times (seeded; every call with the
+    same B draws the same resamples, so two encoders scored on the same clips are resampled
+    alike) and each metric's central `level` interval is taken. Two results whose intervals
+    at the default level do not overlap differ at about the 5% level. Returns
+    `{metric: half-width}` in the metric's units (NaN where a resample gave no value).
+    """
+    count = len(np.asarray(targets[next(iter(targets))]))
+    if count < 2:
+        raise ValueError(f"bootstrap_spread needs at least 2 eval clips; got {count}")
+    rng = np.random.default_rng(seed)
+    draws = {}
+    for _ in range(resamples):
+        index = rng.integers(0, count, count)
+        scored = task_metrics(task, _take(inputs, index), _take(targets, index),
+                              _take(predictions, index))
+        for key, value in scored.items():
+            draws.setdefault(key, []).append(value)
+    tail = 100 * (1 - level) / 2
+    spread = {}
+    for key, values in draws.items():
+        values = np.asarray(values, np.float64)
+        values = values[np.isfinite(values)]
+        low, high = np.percentile(values, [tail, 100 - tail]) if values.size else (np.nan, np.nan)
+        spread[key] = float((high - low) / 2)
+    return spread

@@ -9,7 +9,7 @@ from keras4ds.readouts.boxes import BoxTrackingProbe
 from keras4ds.readouts.cache import cache_features, compute_features
 from keras4ds.readouts.classify import ClassificationProbe, clip_windows
 from keras4ds.readouts.depth import DepthProbe
-from keras4ds.readouts.evaluate import baseline_predictions, task_metrics
+from keras4ds.readouts.evaluate import baseline_predictions, bootstrap_spread, task_metrics
 from keras4ds.readouts.optimizer import TwoRateAdam
 from keras4ds.readouts.points import PointTrackingProbe
 from keras4ds.readouts.pose import PoseProbe
@@ -118,7 +118,7 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
                 frozen=True, seed=0, readout_index=None, num_params=128, num_heads=4,
                 num_queries=32, encoder_learning_rate=None, num_classes=None,
                 probe_kwargs=None, num_logs=20, verbose=0, return_probe=False,
-                eval_loss=False, feature_cache=None, test_clips=None):
+                eval_loss=False, feature_cache=None, test_clips=None, bootstrap=None):
     """Train a `task` readout on `encoder` and score it on `eval_clips`.
 
     Args:
@@ -141,6 +141,9 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
       num_queries: query points per clip for 'points'.
       probe_kwargs: extra arguments of the probe class (e.g. head='dpt' for depth,
         head='attention' for points).
+      bootstrap: a number of resamples: also return "spread" and "baseline_spread", the
+        half-widths of bootstrap intervals over the eval clips of every metric of the probe
+        and of the trivial answer (`evaluate.bootstrap_spread`; resampled alike for both).
       eval_loss: also score the task loss on the eval clips before and after training
         (one more pass over them), returned as "eval_loss" {"untrained", "trained"}.
 
@@ -149,7 +152,8 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
       answer on eval_clips), "pixel_decoder_r2" (template points head: its decoder's R^2
       on the training tokens), "loss_history" (mean training loss over each of `num_logs`
       equal chunks of the steps) with "loss_steps" (the step each chunk ends at), "train_seconds",
-      "task", "frozen", "readout_index", "steps"; with `test_clips` also "test_clips" and
+      "task", "frozen", "readout_index", "steps", "hand_made_paths" (`Probe.hand_made_paths`:
+      empty for a head that reads features only); with `test_clips` also "test_clips" and
       "multi_clip_metrics" ("top1", "top5" as in "metrics"); with `return_probe` also
       "probe", "eval_inputs", "eval_targets" (numpy dicts, eval videos cut to their first
       window) and "predictions" on them, and with `test_clips` "multi_clip_scores" `(B, C)`.
@@ -204,12 +208,16 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
     predictions = probe.predict(fit_eval_x, batch_size=batch_size, verbose=0)
     if eval_loss:
         extra["eval_loss"]["trained"] = _loss(probe, fit_eval_x, eval_y, batch_size, predictions)
+    baseline = baseline_predictions(task, eval_x, eval_y, train_y)
+    if bootstrap:
+        extra["spread"] = bootstrap_spread(task, eval_x, eval_y, predictions, bootstrap, seed=seed)
+        extra["baseline_spread"] = bootstrap_spread(task, eval_x, eval_y, baseline, bootstrap,
+                                                    seed=seed)
     result = {
         "task": task, "frozen": bool(frozen), "readout_index": list(probe.readout_index),
-        "steps": steps,
+        "steps": steps, "hand_made_paths": probe.hand_made_paths(),
         "metrics": task_metrics(task, eval_x, eval_y, predictions),
-        "baseline": task_metrics(task, eval_x, eval_y,
-                                 baseline_predictions(task, eval_x, eval_y, train_y)),
+        "baseline": task_metrics(task, eval_x, eval_y, baseline),
         "loss_history": [float(c.mean()) for c in chunks],
         "loss_steps": [int(v) for v in np.cumsum([len(c) for c in chunks])],
         "train_seconds": train_seconds, **extra,

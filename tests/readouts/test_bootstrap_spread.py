@@ -1,0 +1,46 @@
+"""Bootstrap spreads of task metrics over eval clips."""
+import numpy as np
+import pytest
+
+from keras4ds.readouts.evaluate import bootstrap_spread, task_metrics
+
+pytestmark = pytest.mark.backend_independent
+
+
+def _depth(count, noise, seed=0):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(1, 5, (count, 2, 4, 4, 1)).astype(np.float32)
+    pred = truth * (1 + noise * rng.standard_normal(truth.shape)).astype(np.float32)
+    return {"video": np.zeros((count, 2, 4, 4, 3), np.float32)}, {"depth": truth}, pred
+
+
+def test_spread_is_zero_for_identical_clips_and_shrinks_with_more_clips():
+    inputs, targets, pred = _depth(1, 0.2)
+    tile = lambda tree, n: {k: np.repeat(v, n, 0) for k, v in tree.items()}  # noqa: E731
+    same = bootstrap_spread("depth", tile(inputs, 8), tile(targets, 8), np.repeat(pred, 8, 0),
+                            resamples=20)
+    assert same["abs_rel"] == pytest.approx(0.0, abs=1e-7)
+    few = bootstrap_spread("depth", *_depth(8, 0.2)[:2], _depth(8, 0.2)[2], resamples=100)
+    many = bootstrap_spread("depth", *_depth(128, 0.2)[:2], _depth(128, 0.2)[2], resamples=100)
+    assert 0 < many["abs_rel"] < few["abs_rel"]
+
+
+def test_spread_brackets_the_metric_and_is_seeded():
+    inputs, targets, pred = _depth(64, 0.3)
+    value = task_metrics("depth", inputs, targets, pred)["abs_rel"]
+    first = bootstrap_spread("depth", inputs, targets, pred, resamples=50, seed=3)
+    assert first == bootstrap_spread("depth", inputs, targets, pred, resamples=50, seed=3)
+    assert 0 < first["abs_rel"] < value
+    assert set(first) == set(task_metrics("depth", inputs, targets, pred))
+
+
+def test_spread_of_dict_predictions_and_too_few_clips():
+    pose = np.broadcast_to(np.eye(4, dtype=np.float32), (6, 3, 4, 4)).copy()
+    truth = pose.copy()
+    truth[:, 1:, :3, 3] = np.random.default_rng(0).normal(size=(6, 2, 3))
+    spread = bootstrap_spread("pose", {"video": np.zeros((6, 3, 4, 4, 3))}, {"pose": truth},
+                              {"pose": pose}, resamples=30)
+    assert spread["end_point_error"] > 0
+    with pytest.raises(ValueError, match="at least 2 eval clips"):
+        bootstrap_spread("pose", {"video": np.zeros((1, 3, 4, 4, 3))}, {"pose": truth[:1]},
+                         {"pose": pose[:1]})
