@@ -111,6 +111,10 @@ class PoseProbe(Probe):
         return {"rotation": rotation, "translation": translation,
                 "pose": pose_matrices(rotation, translation)}
 
+    def hand_made_paths(self) -> list:
+        cost_volume = ["global_motion (a cost volume of shifted token frames)"]
+        return super().hand_made_paths() + (cost_volume if self.global_motion else [])
+
     def task_loss(self, targets, outputs):
         rotation, translation = losses.pose_losses(outputs["rotation"], outputs["translation"],
                                                    targets["pose"], self.translation_loss,

@@ -2,6 +2,7 @@
 import keras
 from keras import ops
 
+from keras4ds.models.layers import TransformerBlock
 from keras4ds.models.readout import EncoderToReadout
 from keras4ds.readouts.features import encoder_features, readout_indices
 
@@ -17,6 +18,10 @@ class Probe(keras.Model):
     frozen: the encoder is not trained and no gradient flows into it.
     readout_index: None (the official 0.95 state), an int, or a list of ints whose
       states are concatenated on channels.
+    readout_blocks: transformer blocks (pre-norm, `num_heads` heads, MLP 2x) the head
+      runs over the selected states before its readout, as in V-JEPA 2's attentive probe:
+      learned self-attention lets the head compare tokens of different frames, which a
+      single cross-attention pooling cannot. 0 (default): the readout reads the states.
     motion_features: the readout also sees each token's change since frame 0,
       `f_t - f_0`, concatenated on channels (after the time upsampling); frozen
       features of a random or weak encoder carry motion mostly in these differences,
@@ -26,9 +31,10 @@ class Probe(keras.Model):
     task = None
 
     def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
-                 motion_features=False, **kwargs):
+                 motion_features=False, readout_blocks=0, **kwargs):
         super().__init__(**kwargs)
         self.motion_features = bool(motion_features)
+        self.readout_blocks = int(readout_blocks)
         self.encoder = encoder
         self.frozen = bool(frozen)
         encoder.trainable = not self.frozen
@@ -38,6 +44,12 @@ class Probe(keras.Model):
         self.readout_channels = self.feature_channels * (3 if self.motion_features else 1)
         self.encoder_to_readout = EncoderToReadout(encoder.grid, encoder.num_frames,
                                                    name="encoder_to_readout")
+        self.feature_blocks = []
+        for i in range(self.readout_blocks):
+            block = TransformerBlock(num_heads, 2 * self.feature_channels,
+                                     name=f"readout_block_{i}")
+            block.build((None, encoder.num_tokens, self.feature_channels))
+            self.feature_blocks.append(block)
         grid = encoder.grid
         self.readout_features_shape = (None, encoder.num_frames, grid[1] * grid[2],
                                        self.readout_channels)
@@ -74,11 +86,18 @@ class Probe(keras.Model):
 
     def to_readout_features(self, features):
         """Encoder states `(B, N, C)` -> `(B, T, h*w, C')` readout features."""
+        for block in self.feature_blocks:
+            features = block(features)
         features = self.encoder_to_readout(features)
         if self.motion_features:
             change = features - features[:, :1]
             features = ops.concatenate([features, change, ops.abs(change)], axis=-1)
         return features
+
+    def hand_made_paths(self) -> list:
+        """Names of the hand-made computations this head uses beside learning from
+        features (empty for a head that reads the encoder features only)."""
+        return ["motion_features (feature differences f_t - f_0)"] if self.motion_features else []
 
     def task_loss(self, targets, outputs):
         """Scalar loss of the task; subclasses define it."""
@@ -94,7 +113,7 @@ class Probe(keras.Model):
         return {"name": self.name, "encoder": keras.saving.serialize_keras_object(self.encoder),
                 "frozen": self.frozen, "readout_index": list(self.readout_index),
                 "num_params": self.num_params, "num_heads": self.num_heads,
-                "motion_features": self.motion_features}
+                "motion_features": self.motion_features, "readout_blocks": self.readout_blocks}
 
     @classmethod
     def from_config(cls, config):

@@ -87,6 +87,9 @@ class TemplatePointProbe(Probe):
         pixels = self.pixel_decoder(self.input_features(inputs))
         return unpatchify(pixels, self.encoder.grid, self.encoder.patch_size, 3)
 
+    def hand_made_paths(self) -> list:
+        return ["pixel_decoder (ridge-decoded pixels)", "template_matching (window costs)"]
+
     def call(self, inputs):
         queries = ops.convert_to_tensor(inputs["query_points"], "float32")
         if len(queries.shape) != 3 or queries.shape[-1] != 3:

@@ -232,3 +232,27 @@ def test_point_tracks_are_exact_at_their_query_frame(make_encoder, clips):
     own = tracks[:, np.arange(5), q[0, :, 0].astype(int)]
     np.testing.assert_allclose(own, np.stack([q[..., 2], q[..., 1]], -1), atol=1e-6)
     assert np.abs(tracks - own[:, :, None]).max() > 1e-2
+
+
+@pytest.mark.parametrize("task", ["pose", "points", "boxes"])
+def test_readout_blocks_train_and_round_trip(make_encoder, clips, task):
+    """Transformer blocks over the features before the readout (V-JEPA 2's attentive
+    probe): kept in the config, trained, and the untrained head is still its baseline."""
+    encoder = make_encoder()
+    x, y = probe_batch(task, clips[:3], num_queries=6)
+    f = dict(x, features=_features(encoder, x))
+    f.pop("video")
+    kwargs = {"head": "attention"} if task == "points" else {}
+    probe = make_probe(task, encoder, num_params=32, readout_blocks=2, **kwargs)
+    assert len(probe.feature_blocks) == 2 and probe.get_config()["readout_blocks"] == 2
+    start = _numpy(probe.predict(f, verbose=0))
+    baseline = baseline_predictions(task, x, y, y)
+    np.testing.assert_allclose(
+        task_metrics(task, x, y, start)[next(iter(task_metrics(task, x, y, baseline)))],
+        task_metrics(task, x, y, baseline)[next(iter(task_metrics(task, x, y, baseline)))],
+        atol=1e-6)
+    before = _weights(probe.feature_blocks[0])
+    _fit(probe, f, y)
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(before, _weights(probe.feature_blocks[0])))
+    again = type(probe).from_config(probe.get_config())
+    assert len(again.feature_blocks) == 2
