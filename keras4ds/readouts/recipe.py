@@ -19,10 +19,16 @@ TRAINING_DEFAULTS = {"steps": 300, "batch_size": 16, "learning_rate": 1e-3}
 TEMPLATE_POINTS_DEFAULTS = {"steps": 60, "batch_size": 4, "learning_rate": 3e-2}
 
 
+def probe_arguments(task, args):
+    """The probe arguments: the feature-only head of `task` (`FEATURE_ONLY_HEADS`) updated
+    with --probe-kwargs."""
+    from keras4ds.study.budgets import FEATURE_ONLY_HEADS
+    return {**FEATURE_ONLY_HEADS[task], **json.loads(args.probe_kwargs)}
+
+
 def training_settings(task, args):
     """steps, batch_size, learning_rate: as given, else the defaults of the task's head."""
-    probe_kwargs = json.loads(args.probe_kwargs)
-    template = task == "points" and probe_kwargs.get("head", "template") == "template"
+    template = task == "points" and probe_arguments(task, args).get("head") == "template"
     defaults = TEMPLATE_POINTS_DEFAULTS if template else TRAINING_DEFAULTS
     return {k: defaults[k] if getattr(args, k) is None else getattr(args, k) for k in defaults}
 
@@ -75,8 +81,9 @@ def parser(task):
     train.add_argument("--num-heads", type=int, default=4)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--probe-kwargs", default="{}",
-                       help="JSON dict of extra probe arguments, e.g. "
-                            "'{\"decoding_patch_size\": [2, 16, 16]}' for depth")
+                       help="JSON dict of probe arguments over the task's feature-only "
+                            "head, e.g. '{\"decoding_patch_size\": [2, 16, 16]}' for depth, "
+                            "'{\"head\": \"template\"}' for the template points yardstick")
     p.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
                    help="Keras backend (must be given before Keras is imported; default: "
                         "KERAS_BACKEND or jax)")
@@ -166,7 +173,7 @@ def main(task, argv=None):
                          frozen=not args.finetune, seed=args.seed,
                          readout_index=args.readout_index or None, num_params=args.num_params,
                          num_heads=args.num_heads, encoder_learning_rate=args.encoder_learning_rate,
-                         probe_kwargs=json.loads(args.probe_kwargs),
+                         probe_kwargs=probe_arguments(task, args),
                          feature_cache=args.feature_cache, test_clips=args.test_clips,
                          verbose=1, return_probe=True, eval_loss=True)
     inputs, targets, predictions = (result.pop(k) for k in ("eval_inputs", "eval_targets", "predictions"))

@@ -9,8 +9,27 @@ from __future__ import annotations
 
 import dataclasses
 
-TASKS = ("depth", "pose", "points", "boxes")
+# The 4D tasks the study's verdicts count, and the semantic reference beside them: motion
+# classification (the camera-motion class of a clip), as the paper keeps SSv2 beside 4D.
+FOUR_D_TASKS = ("depth", "pose", "points", "boxes")
+TASKS = (*FOUR_D_TASKS, "classify")
 READOUTS = ("last", "official")
+# Probe arguments that make every task's head read encoder features only (no cost volume,
+# feature differences or pixel decoding: see `Probe.hand_made_paths`); the defaults of
+# the study and of the probe recipes.
+FEATURE_ONLY_HEADS = {
+    "depth": {},
+    "pose": {"global_motion": False, "motion_features": False},
+    "points": {"head": "attention", "motion_features": False},
+    "boxes": {"motion_features": False},
+    "classify": {"motion_features": False},
+}
+# The study's heads read encoder features only: the
+# official learned-query depth readout (one query per 2x16x16 block of the 64x64 clips),
+# an attention readout with one query per frame for pose, Fourier-encoded query points and
+# boxes cross-attending to each frame for tracking, one learned query for classes.
+STUDY_HEADS = {**FEATURE_ONLY_HEADS,
+               "depth": {**FEATURE_ONLY_HEADS["depth"], "decoding_patch_size": [2, 16, 16]}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +80,7 @@ class Budget:
     # budget the loss falls 8.8% below the mean with 0.95 against 23% with 0.75
     # (benchmarks/mae.md, ablations).
     mask_ratio: float = 0.75
+    decoder: str = "standard"
     decoder_width: int = 64
     decoder_depth: int = 2
     decoder_heads: int = 4
@@ -76,20 +96,29 @@ class Budget:
     # Extra `generate_clip` options of every scene (pretraining, probes, evaluation alike).
     scene_options: dict = dataclasses.field(default_factory=dict)
     # Extra probe-class arguments per task, e.g. {"depth": {"decoding_patch_size": [2, 16, 16]}}.
-    task_probe_kwargs: dict = dataclasses.field(
-        default_factory=lambda: {"depth": {"decoding_patch_size": [2, 16, 16]}})
-    # Per-task changes of the probes' steps, batch_size and learning_rate. The template
-    # points head trains only its 6-number visibility read-out but matches every pixel
-    # window of every frame (about 0.35 s per clip of 32 queries on one CPU core), so it
-    # takes few, small steps (set "points" here too when choosing head="attention").
-    task_training: dict = dataclasses.field(
-        default_factory=lambda: {"points": {"steps": 40, "batch_size": 2, "learning_rate": 3e-2}})
+    task_probe_kwargs: dict = dataclasses.field(default_factory=lambda: dict(STUDY_HEADS))
+    # Per-task changes of the probes' steps, batch_size and learning_rate.
+    task_training: dict = dataclasses.field(default_factory=dict)
     tasks: tuple[str, ...] = TASKS
     seed: int = 0
+    # Train encoder + head (the paper's fine-tuned readouts) instead of a frozen encoder;
+    # the encoder learns at `encoder_learning_rate`.
+    fine_tune: bool = False
+    encoder_learning_rate: float = 1e-4
+    # Bootstrap resamples of the eval clips behind every cell's spread (see report.py).
+    bootstrap: int = 200
 
     def __post_init__(self):
         if self.readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        unknown = sorted(set(self.tasks) - set(TASKS))
+        if unknown:
+            raise ValueError(f"tasks must be among {TASKS}; got {unknown}")
+        decoders = ("standard", "masked", "cross")
+        if self.decoder not in decoders:
+            raise ValueError(f"decoder must be one of {decoders}, got {self.decoder!r}")
+        if self.bootstrap < 2:
+            raise ValueError(f"bootstrap must be at least 2 resamples, got {self.bootstrap}")
 
     def readout_index(self, encoder_depth: int):
         """`train_probe`'s readout_index for an encoder of `encoder_depth` blocks."""
@@ -126,12 +155,12 @@ BUDGETS = {
         sizes=tuple(EncoderSize.parse(s) for s in ("w16:16:1:2", "w32:32:1:2")),
         num_frames=4, image_size=32, patch_size=(2, 8, 8), num_tracks=16,
         pretrain_clips=8, pretrain_steps=4, pretrain_batch=4,
-        probe_train_clips=8, eval_clips=4, probe_steps=4, probe_batch=4, task_training={}),
+        probe_train_clips=8, eval_clips=4, probe_steps=4, probe_batch=4, bootstrap=20),
     "default": Budget(sizes=_THREE),
     "large": Budget(
         sizes=tuple(EncoderSize.parse(s) for s in
                     ("w64:64:4:4", "w128:128:4:4", "w192:192:6:6", "w256:256:8:8")),
         pretrain_clips=2048, pretrain_steps=5000, pretrain_batch=16,
         probe_train_clips=512, eval_clips=128, probe_steps=1500, probe_batch=16,
-        task_training={"points": {"steps": 300, "batch_size": 8, "learning_rate": 1e-2}}),
+    ),
 }

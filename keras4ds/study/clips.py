@@ -14,7 +14,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from keras4ds.data.synthetic import generate_clip
+from keras4ds.data.synthetic import CAMERA_MOTIONS, generate_clip
 from keras4ds.data.task_clips import check_source, files_fingerprint, read_task_clips, \
     source_fingerprint, stack_clips
 from keras4ds.study.store import write_npz
@@ -32,12 +32,21 @@ def split_seeds(split: str, count: int, seed: int = 0) -> list[int]:
 
 
 def generate_clips(seeds, num_frames: int, image_size: int, num_tracks: int,
-                   desc: str = "clips", scene_options=None) -> dict:
+                   desc: str = "clips", scene_options=None, motion_labels=False) -> dict:
     """Stack `generate_clip` outputs: dict of arrays with a leading clip axis, e.g.
-    video `(n, T, H, W, 3)` floats in [0, 1], depth `(n, T, H, W, 1)`, tracks `(n, N, T, 2)`."""
-    clips = [generate_clip(s, num_frames, image_size, image_size, num_tracks=num_tracks,
-                           **(scene_options or {}))
-             for s in tqdm(seeds, desc=desc, leave=False)]
+    video `(n, T, H, W, 3)` floats in [0, 1], depth `(n, T, H, W, 1)`, tracks `(n, N, T, 2)`.
+    `motion_labels`: the clip of seed s moves its camera as `CAMERA_MOTIONS[s % 4]` and
+    gets that index as its "label" `(n,)` (the study's motion classification task)."""
+    clips = []
+    for seed in tqdm(seeds, desc=desc, leave=False):
+        options = dict(scene_options or {})
+        if motion_labels:
+            options["camera_motion"] = CAMERA_MOTIONS[seed % len(CAMERA_MOTIONS)]
+        clip = generate_clip(seed, num_frames, image_size, image_size, num_tracks=num_tracks,
+                             **options)
+        if motion_labels:
+            clip["label"] = np.int32(seed % len(CAMERA_MOTIONS))
+        clips.append(clip)
     return stack_clips(clips)
 
 
@@ -54,15 +63,17 @@ def _cached(path: str, budget, **expected):
     return arrays if arrays["video"].shape[1:4] == size else None
 
 
-def load_or_generate(path: str, split: str, count: int, budget, keys=None) -> dict:
+def load_or_generate(path: str, split: str, count: int, budget, keys=None,
+                     motion_labels=False) -> dict:
     """The clip set of `split`, read from `path` if a matching one is cached, else made;
-    `keys` (default: all) are the arrays kept."""
+    `keys` (default: all) are the arrays kept; `motion_labels` as in `generate_clips`."""
     seeds = split_seeds(split, count, budget.seed)
     arrays = _cached(path, budget, seeds=seeds)
     if arrays is not None:
         return arrays
     arrays = generate_clips(seeds, budget.num_frames, budget.image_size, budget.num_tracks,
-                            desc=f"{split} scenes", scene_options=budget.scene_options)
+                            desc=f"{split} scenes", scene_options=budget.scene_options,
+                            motion_labels=motion_labels)
     if keys is not None:
         arrays = {k: arrays[k] for k in keys}
     write_npz(path, {**arrays, "seeds": np.asarray(seeds)})

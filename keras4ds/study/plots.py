@@ -24,7 +24,9 @@ def _scaling_axes(ax, task: str, summary: dict) -> None:
     rows = summary["rows"]
     params = [r["parameters"] for r in rows]
     for key, style, label in (("mae", "o-", "MAE-pretrained"), ("random", "s--", "random init")):
-        ax.plot(params, [np.nan if r[key] is None else r[key] for r in rows], style, label=label)
+        values = [np.nan if r[key] is None else r[key] for r in rows]
+        spreads = [np.nan if r.get(f"{key}_spread") is None else r[f"{key}_spread"] for r in rows]
+        ax.errorbar(params, values, yerr=spreads, fmt=style, capsize=3, label=label)
     trivial = [r["trivial"] for r in rows if r["trivial"] is not None]
     if trivial:
         ax.axhline(float(np.mean(trivial)), color="grey", linestyle=":", label="trivial baseline")
@@ -54,7 +56,9 @@ def scaling_figures(folder, results: dict) -> list[str]:
         for ax, (task, s) in zip(axes[0], summary.items()):
             _scaling_axes(ax, task, s)
         axes[0][0].legend(fontsize=8)
-        fig.suptitle("Miniature 4DS study: frozen readouts on held-out procedural scenes"
+        mode = "fine-tuned" if results["budget"].get("fine_tune") else "frozen"
+        fig.suptitle(f"Miniature 4DS study: {mode} feature readouts on held-out procedural "
+                     f"scenes (bars: bootstrap spread)"
                      + (" (or the real data a panel names)" if results.get("data") else ""))
         paths.append(_save(fig, folder.path("scaling.png")))
     return paths

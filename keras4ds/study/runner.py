@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import time
 
 import keras
@@ -16,7 +17,7 @@ from tqdm.auto import tqdm
 
 from keras4ds.models import count_parameters
 from keras4ds.study import clips as clip_sets
-from keras4ds.study import encoders, examples, plots
+from keras4ds.study import encoders, examples, feature_probes, plots
 from keras4ds.study.report import render_markdown, summarise
 from keras4ds.study.store import StudyFolder, read_json, write_json, write_npz
 
@@ -64,14 +65,15 @@ def video_batches(videos, batch_size: int, seed: int):
             yield (videos[np.sort(order[k * batch_size:(k + 1) * batch_size])],)
 
 
-def _pretrain_stage(folder, budget, size, index, videos, progress) -> dict:
-    """MAE-pretrain one size from its random init; save the encoder and the loss."""
+def _pretrain_stage(folder, budget, size, index, videos, heldout_videos, progress) -> dict:
+    """MAE-pretrain one size from its random init; save the encoder, the training loss and
+    the held-out loss on `heldout_videos` (the evaluation scenes, fixed masks)."""
     result_path = folder.pretrain_result(size.name)
     if os.path.exists(result_path):
         progress["skipped"] += 1
         return read_json(result_path)
     from keras4ds.checkpoints import save_preset
-    from keras4ds.mae import pretrain
+    from keras4ds.mae import MaskedAutoencoder, heldout_loss, pretrain
 
     # Fresh Keras names (the optimizer's variable paths, e.g. "adam_w/iteration", are
     # checked on restore and must not depend on what ran earlier in this process).
@@ -83,20 +85,22 @@ def _pretrain_stage(folder, budget, size, index, videos, progress) -> dict:
     recorder = _LossRecorder(folder.path("pretrain", f"{size.name}_partial_loss.json"),
                              _resume_step(checkpoints), budget.pretrain_steps, every,
                              f"MAE {size.name}")
+    mae = MaskedAutoencoder(encoder, decoder=budget.decoder, mask_ratio=budget.mask_ratio,
+                            seed=budget.seed + index, decoder_width=budget.decoder_width,
+                            decoder_depth=budget.decoder_depth, decoder_heads=budget.decoder_heads)
     pretrain(
         encoder, video_batches(videos, budget.pretrain_batch, budget.seed + index),
-        budget.pretrain_steps, mask_ratio=budget.mask_ratio,
-        learning_rate=budget.pretrain_learning_rate, seed=budget.seed + index,
-        decoder_width=budget.decoder_width, decoder_depth=budget.decoder_depth,
-        decoder_heads=budget.decoder_heads,
+        budget.pretrain_steps, mae=mae, learning_rate=budget.pretrain_learning_rate,
         checkpoint_dir=checkpoints, checkpoint_every=every, resume=True,
         callbacks=[recorder], verbose=0)
     losses = recorder.history()
+    heldout, mean_baseline = heldout_loss(mae, heldout_videos)
     save_preset(encoder, folder.encoder("mae", size.name))
     head = max(1, len(losses) // 20)
     first, last = float(np.mean(losses[:head])), float(np.mean(losses[-head:]))
     result = {"loss": losses, "first_loss": first, "last_loss": last,
               "loss_drop": (first - last) / first if first > 0 else None,
+              "heldout_loss": heldout, "heldout_mean_baseline": mean_baseline,
               "seconds": time.time() - start}
     write_json(result_path, result)
     progress["run"] += 1
@@ -148,8 +152,10 @@ def _resume_step(checkpoint_dir: str) -> int:
     return step or 0
 
 
-def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) -> dict:
-    """Train and evaluate one frozen readout; save its metrics and, for the largest
+def _probe_stage(folder, budget, init, size, task, train, evaluation, progress,
+                 feature_cache=None) -> dict:
+    """Train and evaluate one readout (frozen, or fine-tuned with the budget's
+    `fine_tune`); save its metrics with their bootstrap spreads and, for the largest
     pretrained encoder, its predictions on two held-out clips (for the example figures)."""
     result_path = folder.probe_result(init, size.name, task)
     if os.path.exists(result_path):
@@ -162,21 +168,48 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress) 
     keep_examples = init == "mae" and size == budget.sizes[-1] and task in examples.FIGURES
     start = time.time()
     out = train_probe(task, encoder, train, evaluation, **budget.probe_training(task),
-                      frozen=True, seed=budget.seed, num_params=budget.probe_width,
+                      frozen=not budget.fine_tune, seed=budget.seed,
+                      encoder_learning_rate=budget.encoder_learning_rate,
+                      num_params=budget.probe_width,
                       readout_index=budget.readout_index(size.depth),
                       probe_kwargs=budget.task_probe_kwargs.get(task),
-                      return_probe=keep_examples)
+                      return_probe=keep_examples, bootstrap=budget.bootstrap,
+                      feature_cache=feature_cache)
     if keep_examples:
         write_npz(folder.probe_examples(init, size.name, task),
                   examples.example_arrays(task, out["probe"], evaluation[:2], budget.seed))
         del out["probe"]
-    result = {"metrics": out["metrics"], "trivial": out["baseline"],
+    result = {"metrics": out["metrics"], "trivial": out["baseline"], "spread": out["spread"],
+              "trivial_spread": out["baseline_spread"],
+              "hand_made_paths": out["hand_made_paths"], "frozen": out["frozen"],
               "loss": out["loss_history"], "loss_steps": out["loss_steps"],
               "seconds": time.time() - start}
-    if "pixel_decoder_r2" in out:
-        result["pixel_decoder_r2"] = out["pixel_decoder_r2"]
     write_json(result_path, result)
     progress["run"] += 1
+    return result
+
+
+# Probe-training scenes the closed-form feature probes fit on (the first of the set).
+FEATURE_PROBE_CLIPS = 64
+
+
+def _feature_probe_stage(folder, budget, init, size, train, evaluation) -> dict:
+    """Closed-form ridge probes (`feature_probes`) of one encoder's readout features:
+    `{target: held-out R^2}`, saved and reused."""
+    path = folder.path("feature_probes", f"{init}_{size.name}.json")
+    if os.path.exists(path):
+        return read_json(path)
+    from keras4ds.readouts import compute_features
+
+    keras.backend.clear_session()
+    encoder = encoders.load_encoder(folder, init, size)
+    index = budget.readout_index(size.depth)
+    fit = {k: v[:FEATURE_PROBE_CLIPS] for k, v in train.items()}
+    features = [compute_features(encoder, clips["video"], index) for clips in (fit, evaluation)]
+    targets = [feature_probes.token_targets(clips, encoder.grid, encoder.patch_size)
+               for clips in (fit, evaluation)]
+    result = feature_probes.feature_probe_r2(features[0], targets[0], features[1], targets[1])
+    write_json(path, result)
     return result
 
 
@@ -192,12 +225,21 @@ def _probe_clip_sets(folder, budget, data) -> tuple[dict, dict]:
             evaluation[task] = clip_sets.as_list(clip_sets.load_or_read(
                 folder.clips(f"eval_{task}"), task, data.evaluation[task], budget.eval_clips,
                 budget))
+        elif task == "classify":
+            train[task] = clip_sets.as_list(clip_sets.load_or_generate(
+                folder.clips("probe_train_classify"), "probe_train", budget.probe_train_clips,
+                budget, motion_labels=True))
+            evaluation[task] = clip_sets.as_list(clip_sets.load_or_generate(
+                folder.clips("eval_classify"), "eval", budget.eval_clips, budget,
+                motion_labels=True))
         else:
             if "procedural" not in train:
-                train["procedural"] = clip_sets.as_list(clip_sets.load_or_generate(
-                    folder.clips("probe_train"), "probe_train", budget.probe_train_clips, budget))
-                evaluation["procedural"] = clip_sets.as_list(clip_sets.load_or_generate(
-                    folder.clips("eval"), "eval", budget.eval_clips, budget))
+                train["procedural_arrays"] = clip_sets.load_or_generate(
+                    folder.clips("probe_train"), "probe_train", budget.probe_train_clips, budget)
+                evaluation["procedural_arrays"] = clip_sets.load_or_generate(
+                    folder.clips("eval"), "eval", budget.eval_clips, budget)
+                train["procedural"] = clip_sets.as_list(train["procedural_arrays"])
+                evaluation["procedural"] = clip_sets.as_list(evaluation["procedural_arrays"])
             train[task], evaluation[task] = train["procedural"], evaluation["procedural"]
     return train, evaluation
 
@@ -235,22 +277,35 @@ def run_study(out_dir: str, budget, budget_name: str = "custom", data=None) -> d
                                                      budget.pretrain_clips, budget,
                                                      keys=("video",))["video"]
     train, evaluation = _probe_clip_sets(folder, budget, data)
+    heldout_videos = clip_sets.load_or_generate(folder.clips("eval"), "eval", budget.eval_clips,
+                                                budget)["video"]
 
     num_stages = len(budget.sizes) * (1 + len(INITS) * len(budget.tasks))
     bar = tqdm(total=num_stages, desc="study stages", unit="stage")
     pretrain_results, probes = {}, {task: {} for task in budget.tasks}
+    feature_probe_results = {}
     for index, size in enumerate(budget.sizes):
         bar.set_postfix_str(f"pretrain {size.name}")
         pretrain_results[size.name] = _pretrain_stage(folder, budget, size, index,
-                                                      pretrain_videos, progress)
+                                                      pretrain_videos, heldout_videos, progress)
         bar.update()
-        for task in budget.tasks:
+        if "procedural" in train:
+            fitted = feature_probe_results.setdefault(size.name, {})
             for init in INITS:
+                fitted[init] = _feature_probe_stage(folder, budget, init, size,
+                                                    train["procedural_arrays"],
+                                                    evaluation["procedural_arrays"])
+        for init in INITS:
+            # Frozen features computed once per encoder for all its tasks, then dropped.
+            cache = None if budget.fine_tune else folder.path("features", f"{init}_{size.name}")
+            for task in budget.tasks:
                 bar.set_postfix_str(f"probe {task} on {init} {size.name}")
                 entry = probes[task].setdefault(size.name, {})
                 entry[init] = _probe_stage(folder, budget, init, size, task, train[task],
-                                           evaluation[task], progress)
+                                           evaluation[task], progress, cache)
                 bar.update()
+            if cache:
+                shutil.rmtree(cache, ignore_errors=True)
     bar.close()
 
     results = {
@@ -262,6 +317,7 @@ def run_study(out_dir: str, budget, budget_name: str = "custom", data=None) -> d
                    "parameters": size_parameters(budget, s)} for s in budget.sizes],
         "pretrain": pretrain_results,
         "probes": probes,
+        "feature_probes": feature_probe_results,
         "timing": {"total_seconds": time.time() - start, "stages_run": progress["run"],
                    "stages_skipped": progress["skipped"],
                    "stage_seconds": sum(p["seconds"] for p in pretrain_results.values()) + sum(

@@ -34,6 +34,32 @@ def test_command_line_overrides_the_budget():
         build_parser().parse_args(["--tasks", "segmentation"])
 
 
+def test_fine_tune_decoder_and_classify_from_the_command_line():
+    args = build_parser().parse_args(
+        ["--budget", "tiny", "--fine-tune", "--encoder-learning-rate", "3e-5", "--decoder",
+         "cross", "--bootstrap", "50", "--tasks", "pose", "classify"])
+    budget = budget_from_args(args)
+    assert budget.fine_tune and budget.encoder_learning_rate == 3e-5
+    assert budget.decoder == "cross" and budget.bootstrap == 50
+    assert budget.tasks == ("pose", "classify")
+    assert not budget_from_args(build_parser().parse_args(["--budget", "tiny"])).fine_tune
+    for bad, match in (({"decoder": "wide"}, "decoder"), ({"bootstrap": 1}, "bootstrap"),
+                       ({"tasks": ("depth", "flow")}, "tasks")):
+        with pytest.raises(ValueError, match=match):
+            BUDGETS["tiny"].replace(**bad)
+
+
+def test_motion_labelled_clips_move_their_camera_as_their_label(tmp_path):
+    from keras4ds.data.synthetic import CAMERA_MOTIONS
+
+    budget = BUDGETS["tiny"]
+    arrays = load_or_generate(str(tmp_path / "c.npz"), "eval", 8, budget, motion_labels=True)
+    seeds = split_seeds("eval", 8, budget.seed)
+    assert arrays["label"].tolist() == [s % len(CAMERA_MOTIONS) for s in seeds]
+    static = arrays["extrinsics"][arrays["label"] == CAMERA_MOTIONS.index("static")]
+    np.testing.assert_allclose(static, np.broadcast_to(static[:, :1], static.shape), atol=1e-6)
+
+
 def test_scene_options_and_readout_from_the_command_line():
     args = build_parser().parse_args(
         ["--budget", "tiny", "--scene", "texture_scale=0.5", "texture=flat",

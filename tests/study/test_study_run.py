@@ -53,7 +53,11 @@ def test_study_writes_outputs_and_resumes_after_interruption(tmp_path, monkeypat
     assert [r["size"] for r in saved["summary"]["boxes"]["rows"]] == ["a", "b"]
     assert saved["sizes"][0]["parameters"] < saved["sizes"][1]["parameters"]
     report = open(os.path.join(out, "report.md")).read()
-    assert "## boxes" in report and "Pretrained beats random init at every size" in report
+    assert "## boxes" in report and "Pretrained beats random init beyond the spread" in report
+    row = saved["summary"]["boxes"]["rows"][-1]
+    assert row["mae_spread"] >= 0 and row["random_spread"] >= 0 and "trivial" in row
+    assert set(saved["feature_probes"]["b"]) == {"mae", "random"}
+    assert saved["pretrain"]["b"]["heldout_loss"] > 0
 
     again = run_study(out, BUDGET)
     assert again["timing"]["stages_run"] == 0
@@ -74,3 +78,12 @@ def test_random_baseline_is_the_pretraining_start(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(FileNotFoundError, match="has not finished"):
         load_encoder(folder, "mae", size)
+
+
+def test_fine_tune_trains_the_encoder_with_the_head(tmp_path):
+    budget = BUDGET.replace(sizes=BUDGET.sizes[:1] + (EncoderSize.parse("c:8:2:2"),),
+                            pretrain_steps=2, fine_tune=True)
+    results = run_study(str(tmp_path / "fine"), budget)
+    entry = results["probes"]["boxes"]["c"]["mae"]
+    assert entry["frozen"] is False and entry["hand_made_paths"] == []
+    assert "fine-tuned readouts (encoder + head)" in open(tmp_path / "fine" / "report.md").read()

@@ -1,0 +1,33 @@
+"""The study's heads read encoder features only; the hand-made heads say they do not."""
+import pytest
+
+from keras4ds.models import FourDSEncoder
+from keras4ds.readouts import make_probe
+from keras4ds.study import BUDGETS
+from keras4ds.study.budgets import TASKS
+
+
+def _encoder():
+    return FourDSEncoder(32, 2, 64, 2, num_frames=4, image_size=(32, 32))
+
+
+@pytest.mark.parametrize("budget", sorted(BUDGETS))
+@pytest.mark.parametrize("task", TASKS)
+def test_every_study_head_reads_features_only(budget, task):
+    kwargs = dict(BUDGETS[budget].task_probe_kwargs.get(task) or {})
+    kwargs.pop("decoding_patch_size", None)  # sized for 16x64x64 clips, not this encoder
+    probe = make_probe(task, _encoder(), num_params=32, num_classes=4, **kwargs)
+    assert probe.hand_made_paths() == []
+    assert not hasattr(probe, "cost_volume") and not hasattr(probe, "pixel_decoder")
+
+
+@pytest.mark.parametrize("task, kwargs, names", [
+    ("pose", {}, ["motion_features", "global_motion"]),
+    ("points", {"head": "template"}, ["pixel_decoder", "template_matching"]),
+    ("points", {"head": "attention"}, ["motion_features"]),
+    ("classify", {}, ["motion_features"]),
+])
+def test_yardstick_heads_name_their_hand_made_paths(task, kwargs, names):
+    probe = make_probe(task, _encoder(), num_params=32, num_classes=4, **kwargs)
+    found = " ".join(probe.hand_made_paths())
+    assert all(name in found for name in names), found
