@@ -1,4 +1,6 @@
 """Task metrics of probe predictions, and the trivial baselines they must beat."""
+import warnings
+
 import numpy as np
 
 from keras4ds import metrics
@@ -82,28 +84,29 @@ def bootstrap_spread(task, inputs, targets, predictions, resamples=200, level=NO
                      seed=0):
     """Half-widths of bootstrap intervals of every `task_metrics` value over eval clips.
 
-    The B clips are resampled with replacement `resamples` times (seeded; every call with the
-    same B draws the same resamples, so two encoders scored on the same clips are resampled
-    alike) and each metric's central `level` interval is taken. Two results whose intervals
-    at the default level do not overlap differ at about the 5% level. Returns
-    `{metric: half-width}` in the metric's units (NaN where a resample gave no value).
+    Each clip is scored on its own once; a resample draws B clips with replacement and
+    takes the mean of their values (ignoring clips with nothing to score), which is what
+    `task_metrics` computes on the whole set for these metrics (means over frames of
+    equally long clips, or over videos). `resamples` draws, seeded (every call with the
+    same B draws the same clips, so two encoders scored on the same clips are resampled
+    alike); each metric's central `level` interval. Two results whose intervals at the
+    default level do not overlap differ at about the 5% level. Returns
+    `{metric: half-width}` in the metric's units (NaN where no resample gave a value).
     """
     count = len(np.asarray(targets[next(iter(targets))]))
     if count < 2:
         raise ValueError(f"bootstrap_spread needs at least 2 eval clips; got {count}")
-    rng = np.random.default_rng(seed)
-    draws = {}
-    for _ in range(resamples):
-        index = rng.integers(0, count, count)
-        scored = task_metrics(task, _take(inputs, index), _take(targets, index),
-                              _take(predictions, index))
-        for key, value in scored.items():
-            draws.setdefault(key, []).append(value)
+    per_clip = [task_metrics(task, _take(inputs, [i]), _take(targets, [i]),
+                             _take(predictions, [i])) for i in range(count)]
+    draws = np.random.default_rng(seed).integers(0, count, (resamples, count))
     tail = 100 * (1 - level) / 2
     spread = {}
-    for key, values in draws.items():
-        values = np.asarray(values, np.float64)
-        values = values[np.isfinite(values)]
-        low, high = np.percentile(values, [tail, 100 - tail]) if values.size else (np.nan, np.nan)
+    for key in per_clip[0]:
+        values = np.asarray([clip[key] for clip in per_clip], np.float64)[draws]
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = np.nanmean(values, axis=1)
+        means = means[np.isfinite(means)]
+        low, high = np.percentile(means, [tail, 100 - tail]) if means.size else (np.nan, np.nan)
         spread[key] = float((high - low) / 2)
     return spread

@@ -44,3 +44,12 @@ def test_spread_of_dict_predictions_and_too_few_clips():
     with pytest.raises(ValueError, match="at least 2 eval clips"):
         bootstrap_spread("pose", {"video": np.zeros((1, 3, 4, 4, 3))}, {"pose": truth[:1]},
                          {"pose": pose[:1]})
+
+
+def test_the_mean_of_per_clip_values_is_the_set_metric():
+    """What the resamples average: true for depth (frame means) and pose (frame means)."""
+    inputs, targets, pred = _depth(16, 0.3)
+    whole = task_metrics("depth", inputs, targets, pred)["abs_rel"]
+    single = [task_metrics("depth", {"video": inputs["video"][[i]]}, {"depth": targets["depth"][[i]]},
+                           pred[[i]])["abs_rel"] for i in range(16)]
+    assert np.mean(single) == pytest.approx(whole, rel=1e-5)
