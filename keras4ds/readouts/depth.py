@@ -33,6 +33,9 @@ class DepthProbe(Probe):
             raise ValueError(f"loss must be one of {DEPTH_LOSSES}; got {loss!r}")
         if head == "dpt" and readout_index is None:
             readout_index = sorted({int(round(x)) for x in np.linspace(1, encoder.depth, 4)})
+        if head == "dpt" and kwargs.get("readout_blocks"):
+            raise ValueError("readout_blocks is for the attention head; the DPT head reads "
+                             "the encoder states directly")
         if head == "dpt" and kwargs.get("motion_features"):
             raise ValueError("motion_features is for the attention head; the DPT head reads "
                              "the encoder states directly")

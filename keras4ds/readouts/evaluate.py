@@ -71,6 +71,7 @@ def task_metrics(task, inputs, targets, predictions):
 
 # Level of the intervals whose non-overlap is a two-sided 5% test of two independent
 # estimates with equal standard errors (Goldstein & Healy, 1995): 1.96 / sqrt(2) = 1.39 SE.
+# Estimates on the same eval clips are not independent: for them it is stricter.
 NON_OVERLAP_LEVEL = 0.834
 
 
@@ -78,6 +79,22 @@ def _take(tree, index):
     if isinstance(tree, dict):
         return {k: _take(v, index) for k, v in tree.items()}
     return np.asarray(tree)[index]
+
+
+# How the metrics say that a clip has nothing to score (`box_tracking_iou`, `depth_metrics`).
+_NOTHING_TO_SCORE = ("No box to score", "No valid pixel")
+
+
+def _clip_metrics(task, inputs, targets, predictions, index):
+    """`task_metrics` of clip `index` alone, or None when it has nothing to score (no
+    visible box, no valid depth pixel)."""
+    try:
+        return task_metrics(task, _take(inputs, [index]), _take(targets, [index]),
+                            _take(predictions, [index]))
+    except ValueError as error:
+        if str(error).startswith(_NOTHING_TO_SCORE):
+            return None
+        raise
 
 
 def bootstrap_spread(task, inputs, targets, predictions, resamples=200, level=NON_OVERLAP_LEVEL,
@@ -89,20 +106,26 @@ def bootstrap_spread(task, inputs, targets, predictions, resamples=200, level=NO
     `task_metrics` computes on the whole set for these metrics (means over frames of
     equally long clips, or over videos). `resamples` draws, seeded (every call with the
     same B draws the same clips, so two encoders scored on the same clips are resampled
-    alike); each metric's central `level` interval. Two results whose intervals at the
-    default level do not overlap differ at about the 5% level. Returns
+    alike); each metric's central `level` interval. For two independent results, intervals
+    at the default level that do not overlap are about a two-sided 5% test; results scored
+    on the same clips share their clip-to-clip variation, so for them non-overlap is a
+    stricter test than a paired one. Returns
     `{metric: half-width}` in the metric's units (NaN where no resample gave a value).
     """
     count = len(np.asarray(targets[next(iter(targets))]))
     if count < 2:
         raise ValueError(f"bootstrap_spread needs at least 2 eval clips; got {count}")
-    per_clip = [task_metrics(task, _take(inputs, [i]), _take(targets, [i]),
-                             _take(predictions, [i])) for i in range(count)]
+    per_clip = [_clip_metrics(task, inputs, targets, predictions, i) for i in range(count)]
+    keys = next((list(clip) for clip in per_clip if clip is not None), None)
+    if keys is None:
+        raise ValueError(f"bootstrap_spread: none of the {count} eval clips has anything to "
+                         f"score for task {task!r}")
     draws = np.random.default_rng(seed).integers(0, count, (resamples, count))
     tail = 100 * (1 - level) / 2
     spread = {}
-    for key in per_clip[0]:
-        values = np.asarray([clip[key] for clip in per_clip], np.float64)[draws]
+    for key in keys:
+        values = np.asarray([np.nan if clip is None else clip[key] for clip in per_clip],
+                            np.float64)[draws]
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             means = np.nanmean(values, axis=1)

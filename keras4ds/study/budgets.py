@@ -98,7 +98,8 @@ class Budget:
     readout: str = "last"
     # Extra `generate_clip` options of every scene (pretraining, probes, evaluation alike).
     scene_options: dict = dataclasses.field(default_factory=dict)
-    # Extra probe-class arguments per task, e.g. {"depth": {"decoding_patch_size": [2, 16, 16]}}.
+    # Probe-class arguments per task over `STUDY_HEADS` (see `probe_kwargs`), e.g.
+    # {"depth": {"decoding_patch_size": [2, 8, 8]}}.
     task_probe_kwargs: dict = dataclasses.field(default_factory=lambda: dict(STUDY_HEADS))
     # Per-task changes of the probes' steps, batch_size and learning_rate.
     task_training: dict = dataclasses.field(default_factory=dict)
@@ -121,12 +122,20 @@ class Budget:
         decoders = ("standard", "masked", "cross")
         if self.decoder not in decoders:
             raise ValueError(f"decoder must be one of {decoders}, got {self.decoder!r}")
+        if self.eval_clips < 2:
+            raise ValueError(f"eval_clips must be at least 2 (the bootstrap spread resamples "
+                             f"them), got {self.eval_clips}")
         if self.bootstrap < 2:
             raise ValueError(f"bootstrap must be at least 2 resamples, got {self.bootstrap}")
 
     def readout_index(self, encoder_depth: int):
         """`train_probe`'s readout_index for an encoder of `encoder_depth` blocks."""
         return encoder_depth if self.readout == "last" else None
+
+    def probe_kwargs(self, task: str) -> dict:
+        """The probe arguments of `task`: its `STUDY_HEADS` entry updated with
+        `task_probe_kwargs[task]` (a partial dict changes only the keys it names)."""
+        return {**STUDY_HEADS.get(task, {}), **self.task_probe_kwargs.get(task, {})}
 
     def probe_training(self, task: str) -> dict:
         """`train_probe`'s steps, batch_size and learning_rate for `task`."""

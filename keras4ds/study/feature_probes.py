@@ -8,8 +8,8 @@ readout is trained, and a measured cause when a readout verdict fails.
 Targets per token (tubelet of `patch_size` pixels):
 - `log_depth`: the mean log depth of its pixels;
 - `objectness`: the fraction of its pixels on an object (segmentation > 0);
-- `motion`: the mean image motion of the point tracks that start in it, in pixels per
-  frame over the clip (what tracking and pose readouts need).
+- `motion`: the mean image speed, in pixels per frame, of the visible point tracks that
+  are inside it at each of its frames (what tracking and pose readouts need).
 """
 from __future__ import annotations
 
@@ -63,8 +63,11 @@ def token_targets(clips: dict, grid, patch_size) -> dict:
 def ridge_r2(train_x, train_y, test_x, test_y, penalty=1e-3) -> float:
     """R^2 on (test_x, test_y) of a ridge fit on (train_x, train_y); x `(n, C)`, y `(n,)`.
     Features are standardised on the training rows; `penalty` is relative to the mean
-    feature variance (1 after standardising). Rows with a NaN target are left out."""
+    feature variance (1 after standardising). Rows with a NaN target are left out; NaN
+    when fewer than 2 rows are left on either side."""
     keep, test_keep = np.isfinite(train_y), np.isfinite(test_y)
+    if keep.sum() < 2 or test_keep.sum() < 2:
+        return float("nan")
     train_x, train_y = train_x[keep], train_y[keep]
     test_x, test_y = test_x[test_keep], test_y[test_keep]
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6

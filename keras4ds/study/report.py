@@ -171,12 +171,19 @@ def _four_d(summary: dict) -> dict:
     return {t: s for t, s in summary.items() if t in FOUR_D_TASKS}
 
 
+def _mean_baseline(results: dict):
+    """The held-out loss of predicting the mean target (the same clips for every size)."""
+    values = [p.get("heldout_mean_baseline") for p in results["pretrain"].values()]
+    return next((v for v in values if v is not None), None)
+
+
 def _causes(results: dict) -> list[str]:
     """The measurements behind the verdicts: held-out MAE loss per size and the
     closed-form feature probes' R^2 per size and init."""
     lines = ["## Measured causes", "",
              "Held-out MAE loss: the reconstruction loss on the evaluation scenes with fixed "
-             "masks (1.0 is predicting every hidden tubelet as its mean). Feature probes: "
+             f"masks (predicting every hidden tubelet as the mean target scores "
+             f"{_fmt(_mean_baseline(results))}). Feature probes: "
              "closed-form ridge regressions from each token's frozen features to its "
              "patch's targets, fit on the probe-training scenes and scored (R^2) on the "
              "held-out ones; higher means the features carry more of that target linearly.",
@@ -253,8 +260,10 @@ def render_markdown(results: dict) -> str:
         f"Noise: every value is shown ± the half-width of its "
         f"{100 * NON_OVERLAP_LEVEL:.1f}% bootstrap interval over the held-out clips "
         f"({budget.get('bootstrap')} resamples, the same resamples for every cell). A "
-        f"difference counts only when the two intervals do not overlap, about a two-sided "
-        f"5% test; otherwise it is a tie.",
+        f"difference counts only when the two intervals do not overlap; otherwise it is a "
+        f"tie. For independent results that is about a two-sided 5% test; every cell here is "
+        f"scored on the same clips, whose clip-to-clip variation both intervals carry, so it "
+        f"is stricter than a paired test.",
         "",
         "## MAE pretraining",
         "",

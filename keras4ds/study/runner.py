@@ -172,7 +172,7 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress,
                       encoder_learning_rate=budget.encoder_learning_rate,
                       num_params=budget.probe_width,
                       readout_index=budget.readout_index(size.depth),
-                      probe_kwargs=budget.task_probe_kwargs.get(task),
+                      probe_kwargs=budget.probe_kwargs(task),
                       return_probe=keep_examples, bootstrap=budget.bootstrap,
                       feature_cache=feature_cache)
     if keep_examples:

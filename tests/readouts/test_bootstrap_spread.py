@@ -53,3 +53,19 @@ def test_the_mean_of_per_clip_values_is_the_set_metric():
     single = [task_metrics("depth", {"video": inputs["video"][[i]]}, {"depth": targets["depth"][[i]]},
                            pred[[i]])["abs_rel"] for i in range(16)]
     assert np.mean(single) == pytest.approx(whole, rel=1e-5)
+
+
+def test_a_clip_with_nothing_to_score_is_left_out():
+    rng = np.random.default_rng(0)
+    boxes = np.tile(np.array([0.2, 0.2, 0.5, 0.5], np.float32), (4, 1, 3, 1))
+    pred = boxes + rng.normal(0, 0.05, boxes.shape).astype(np.float32)
+    visible = np.ones((4, 1, 3), np.float32)
+    visible[0] = 0  # clip 0: no visible box, nothing to score
+    inputs = {"video": np.zeros((4, 3, 4, 4, 3)), "query_boxes": boxes[:, :, 0]}
+    targets = {"boxes": boxes, "box_visible": visible}
+    spread = bootstrap_spread("boxes", inputs, targets, pred, resamples=30)
+    assert np.isfinite(spread["box_iou"]) and spread["box_iou"] > 0
+    with pytest.raises(ValueError, match="none of the 2 eval clips"):
+        bootstrap_spread("boxes", {k: v[:2] for k, v in inputs.items()},
+                         {"boxes": boxes[:2], "box_visible": np.zeros_like(visible[:2])},
+                         pred[:2])

@@ -16,6 +16,7 @@ def test_ridge_r2_is_one_for_a_linear_target_and_about_zero_for_noise():
     y = x @ w
     y[::3] = np.nan  # NaN targets are left out, not fit
     assert ridge_r2(x, y, x_test, x_test @ w, penalty=1e-8) == pytest.approx(1, abs=1e-6)
+    assert np.isnan(ridge_r2(x, np.full(500, np.nan), x_test, x_test @ w))  # nothing to fit
 
 
 def test_token_targets_of_a_procedural_clip():

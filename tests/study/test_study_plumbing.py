@@ -44,6 +44,7 @@ def test_fine_tune_decoder_and_classify_from_the_command_line():
     assert budget.tasks == ("pose", "classify")
     assert not budget_from_args(build_parser().parse_args(["--budget", "tiny"])).fine_tune
     for bad, match in (({"decoder": "wide"}, "decoder"), ({"bootstrap": 1}, "bootstrap"),
+                       ({"eval_clips": 1}, "eval_clips"),
                        ({"tasks": ("depth", "flow")}, "tasks")):
         with pytest.raises(ValueError, match=match):
             BUDGETS["tiny"].replace(**bad)

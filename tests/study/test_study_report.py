@@ -81,7 +81,7 @@ def _results(probes, feature_probes=None):
         "sizes": sizes, "probes": probes, "backend": "jax", "budget_name": "test",
         "machine": "x", "feature_probes": feature_probes or {},
         "pretrain": {n: {"first_loss": 1.0, "last_loss": 0.5, "loss_drop": 0.5,
-                         "heldout_loss": h, "seconds": 60.0}
+                         "heldout_loss": h, "heldout_mean_baseline": 0.998, "seconds": 60.0}
                      for n, h in (("a", 0.7), ("b", 0.6))},
         "budget": {"num_frames": 16, "image_size": 64, "patch_size": [2, 8, 8],
                    "pretrain_steps": 10, "pretrain_batch": 2, "mask_ratio": 0.95,
@@ -122,3 +122,4 @@ def test_summarise_rows_carry_spreads_and_markdown_shows_them():
     assert "On the 1 4D tasks" in text and "at the largest size on 0 of 1" in text
     assert "| b | 0.6 | 0.4 / 0.25 |" in text  # held-out MAE loss and feature-probe R^2
     assert "1.5 min" in text and "50 resamples" in text
+    assert "as the mean target scores 0.998" in text
