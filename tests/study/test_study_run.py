@@ -80,6 +80,8 @@ def test_random_baseline_is_the_pretraining_start(tmp_path):
         load_encoder(folder, "mae", size)
 
 
+@pytest.mark.backend_independent  # the fine-tuning step itself is tested per backend in
+# tests/readouts/test_readout_heads.py; this checks the study's plumbing once
 def test_fine_tune_trains_the_encoder_with_the_head(tmp_path):
     budget = BUDGET.replace(sizes=BUDGET.sizes[:1] + (EncoderSize.parse("c:8:2:2"),),
                             pretrain_steps=2, fine_tune=True)
