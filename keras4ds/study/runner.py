@@ -193,19 +193,24 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress,
 FEATURE_PROBE_CLIPS = 64
 
 
-def _feature_probe_stage(folder, budget, init, size, train, evaluation) -> dict:
+def _feature_probe_stage(folder, budget, init, size, train, evaluation, feature_cache) -> dict:
     """Closed-form ridge probes (`feature_probes`) of one encoder's readout features:
-    `{target: held-out R^2}`, saved and reused."""
+    `{target: held-out R^2}`, saved and reused. With `feature_cache` the features of all
+    the probe-training and eval clips go there, for the probes to read back."""
     path = folder.path("feature_probes", f"{init}_{size.name}.json")
     if os.path.exists(path):
         return read_json(path)
-    from keras4ds.readouts import compute_features
+    from keras4ds.readouts import cache_features, compute_features
 
     keras.backend.clear_session()
     encoder = encoders.load_encoder(folder, init, size)
     index = budget.readout_index(size.depth)
     fit = {k: v[:FEATURE_PROBE_CLIPS] for k, v in train.items()}
-    features = [compute_features(encoder, clips["video"], index) for clips in (fit, evaluation)]
+    if feature_cache is None:
+        features = [compute_features(encoder, clips["video"], index) for clips in (fit, evaluation)]
+    else:
+        features = [cache_features(feature_cache, encoder, train["video"], index)[:FEATURE_PROBE_CLIPS],
+                    cache_features(feature_cache, encoder, evaluation["video"], index)]
     targets = [feature_probes.token_targets(clips, encoder.grid, encoder.patch_size)
                for clips in (fit, evaluation)]
     result = feature_probes.feature_probe_r2(features[0], targets[0], features[1], targets[1])
@@ -289,15 +294,13 @@ def run_study(out_dir: str, budget, budget_name: str = "custom", data=None) -> d
         pretrain_results[size.name] = _pretrain_stage(folder, budget, size, index,
                                                       pretrain_videos, heldout_videos, progress)
         bar.update()
-        if "procedural" in train:
-            fitted = feature_probe_results.setdefault(size.name, {})
-            for init in INITS:
-                fitted[init] = _feature_probe_stage(folder, budget, init, size,
-                                                    train["procedural_arrays"],
-                                                    evaluation["procedural_arrays"])
         for init in INITS:
             # Frozen features computed once per encoder for all its tasks, then dropped.
             cache = None if budget.fine_tune else folder.path("features", f"{init}_{size.name}")
+            if "procedural" in train:
+                feature_probe_results.setdefault(size.name, {})[init] = _feature_probe_stage(
+                    folder, budget, init, size, train["procedural_arrays"],
+                    evaluation["procedural_arrays"], cache)
             for task in budget.tasks:
                 bar.set_postfix_str(f"probe {task} on {init} {size.name}")
                 entry = probes[task].setdefault(size.name, {})
