@@ -6,9 +6,14 @@ straight to 224x224 with a Lanczos filter (``mediapy.resize_video``, i.e. PIL's
 ``Image.resize(..., LANCZOS)`` on uint8 frames) and divides by 255: ``load_clip(path)``
 with the defaults does exactly that with the first 16 frames.
 
-Every failure to read a file as asked (missing, empty, truncated, not a video, no video
-stream, no frames, fewer frames than the clip needs) raises :class:`VideoError`, whose
-message names the file.
+Files are checked before they are trusted. Every failure to read a file as asked raises
+:class:`VideoError` (a ``ValueError``; :class:`VideoNotFoundError`, also a
+``FileNotFoundError``, for a missing file), whose message names the file and what was
+found against what was expected: missing, empty, not a readable container, an MP4/MOV or
+AVI whose chunks run past the end of the file (truncated), no video stream, no decoder,
+fewer frames demuxed or decoded than the container header declares, decoding errors, or
+fewer frames than the clip needs. A clip read from a fixed start decodes only the frames
+it needs, so there the frame count is checked only as far as those frames.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from PIL import Image
 __all__ = [
     "VIDEO_EXTENSIONS",
     "VideoError",
+    "VideoNotFoundError",
     "VideoInfo",
     "probe_video",
     "count_frames",
@@ -49,43 +55,129 @@ class VideoError(ValueError):
         super().__init__(f"{self.path}: {message}")
 
 
+class VideoNotFoundError(VideoError, FileNotFoundError):
+    """A video path that does not exist."""
+
+
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:
     path: str
     width: int
     height: int
-    num_frames: int  # counted video packets (one per frame), not the header's guess
+    num_frames: int  # shown frames, counted by demuxing (see count_frames)
     fps: float | None
     codec: str
 
 
 def _open(path):
+    """Open ``path`` for reading, checked: an existing, non-empty, complete container with
+    a decodable video stream (the first one is read)."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise VideoError(path, "no such file")
+        raise VideoNotFoundError(path, "no such file")
     if os.path.isdir(path):
         raise VideoError(path, "is a directory, not a video file")
     if os.path.getsize(path) == 0:
-        raise VideoError(path, "empty file (0 bytes)")
+        raise VideoError(path, "empty file (0 bytes), not a video")
+    damage = _chunk_damage(path)
     try:
-        container = av.open(path, "r")
+        container = av.open(path, "r", metadata_errors="replace")
     except av.error.FFmpegError as e:  # InvalidDataError, EOFError, ...
-        raise VideoError(path, f"not a readable video (truncated or not a video?): {e}") from e
+        why = damage or "damaged, or not a video"
+        raise VideoError(
+            path, f"not a readable video container: {why} (FFmpeg: {e.strerror})") from e
     except OSError as e:
         raise VideoError(path, f"cannot open: {e}") from e
-    if not container.streams.video:
+    try:
+        _check_streams(path, container, damage)
+    except VideoError:
         container.close()
-        raise VideoError(path, "has no video stream")
+        raise
     return container
 
 
+def _check_streams(path, container, damage: str | None) -> None:
+    """Raise VideoError unless ``container`` is complete and has a decodable video stream."""
+    if damage:
+        raise VideoError(path, f"corrupt or truncated: {damage}")
+    if not container.streams.video:
+        found = ", ".join(s.type for s in container.streams) or "none"
+        raise VideoError(path, f"no video stream (streams found: {found})")
+    if container.streams.video[0].codec_context is None:
+        raise VideoError(path, "no decoder for its video stream (unknown or unsupported codec)")
+
+
+def _chunk_damage(path) -> str | None:
+    """What is wrong with the top-level chunks of an MP4/MOV (ISO boxes: 4-byte big-endian
+    size, then type) or AVI (RIFF: type, then 4-byte little-endian size) file: a chunk
+    that runs past the end of the file (truncated) or, for MP4/MOV, no 'moov' box (the
+    frame index). None if nothing is wrong or the file is another format."""
+    file_size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        iso = head[4:8] == b"ftyp"
+        if not iso and head[:4] != b"RIFF":
+            return None
+        unit = "box" if iso else "chunk"
+        kinds, offset = [], 0
+        while offset + 8 <= file_size:
+            f.seek(offset)
+            kind, size = (_box_header if iso else _riff_header)(f.read(16))
+            kinds.append(kind)
+            if size is None:  # an ISO box of size 0 runs to the end of the file
+                break
+            if size < 8:
+                return f"its '{kind}' {unit} at byte {offset} has an invalid size ({size} bytes)"
+            if offset + size > file_size:
+                return (f"its '{kind}' {unit} at byte {offset} declares {size} bytes, "
+                        f"only {file_size - offset} follow")
+            offset += size + (0 if iso else size % 2)  # RIFF pads chunks to even sizes
+    if iso and "moov" not in kinds:
+        return f"no 'moov' box (the frame index); its top-level boxes are {', '.join(kinds)}"
+    return None
+
+
+def _box_header(head: bytes):
+    """(type, size in bytes, or None for "to the end of the file") of an ISO box header."""
+    size = int.from_bytes(head[:4], "big")
+    if size == 1 and len(head) == 16:  # 64-bit size after the type
+        size = int.from_bytes(head[8:16], "big")
+    return head[4:8].decode("latin-1"), (None if size == 0 else size)
+
+
+def _riff_header(head: bytes):
+    """(type, size in bytes with the 8-byte header) of a RIFF chunk header."""
+    return head[:4].decode("latin-1"), 8 + int.from_bytes(head[4:8], "little")
+
+
+def _check_declared(path, stream, what: str, found: int, hidden: int = 0) -> None:
+    """Raise VideoError if ``found`` frames (``what``: "demuxed" or "decoded") plus the
+    ``hidden`` ones (trimmed by an edit list) are fewer than ``stream``'s header declares."""
+    declared = stream.frames
+    if declared and found + hidden < declared:
+        trimmed = f" ({hidden} of them hidden by its edit list)" if hidden else ""
+        raise VideoError(
+            path, f"corrupt or truncated: {what} {found} frames, header says {declared}{trimmed}")
+
+
 def count_frames(path) -> int:
-    """Number of frames, counted by demuxing the video packets (no decoding)."""
+    """Number of shown frames, counted by demuxing the video packets (no decoding).
+
+    Packets an edit list hides (decoded, never shown) are not counted. Raises VideoError
+    if there are fewer packets than the container header declares frames.
+    """
+    packets = hidden = 0
     with _open(path) as container:
+        stream = container.streams.video[0]
         try:
-            return sum(1 for p in container.demux(video=0) if p.size)
+            for packet in container.demux(stream):
+                if packet.size:
+                    packets += 1
+                    hidden += packet.is_discard
         except av.error.FFmpegError as e:
             raise VideoError(path, f"corrupt or truncated while counting frames: {e}") from e
+        _check_declared(path, stream, "demuxed", packets)
+    return packets - hidden
 
 
 def probe_video(path) -> VideoInfo:
@@ -102,6 +194,27 @@ def probe_video(path) -> VideoInfo:
     return VideoInfo(path=os.fspath(path), num_frames=count_frames(path), **info)
 
 
+def _decode(container, path):
+    """Yield the frames of the first video stream of ``container`` in order (PyAV frames).
+
+    Once all are out, raise VideoError if fewer were decoded than the header declares.
+    """
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    decoded = hidden = 0
+    try:
+        for packet in container.demux(stream):
+            hidden += bool(packet.size) and packet.is_discard
+            for frame in packet.decode():
+                decoded += 1
+                yield frame
+    except av.error.FFmpegError as e:
+        raise VideoError(
+            path, f"corrupt or truncated: decoding failed after {decoded} frames ({e})"
+        ) from e
+    _check_declared(path, stream, "decoded", decoded, hidden)
+
+
 def read_frames(path, indices: Sequence[int] | None = None) -> np.ndarray:
     """Decode frames of ``path`` as ``(T, H, W, 3)`` uint8 RGB.
 
@@ -111,7 +224,8 @@ def read_frames(path, indices: Sequence[int] | None = None) -> np.ndarray:
         in decoding order); None = all frames. Decoding stops after the last one needed.
 
     Raises:
-      VideoError: unreadable file, no frames, or an index past the end of the video.
+      VideoError: unreadable or damaged file, no frames, fewer frames decoded than the
+        header declares (when decoding reaches the end), or an index past the end.
     """
     want = None if indices is None else np.asarray(indices, dtype=np.int64)
     if want is not None and want.size and want.min() < 0:
@@ -121,20 +235,13 @@ def read_frames(path, indices: Sequence[int] | None = None) -> np.ndarray:
     frames: dict[int, np.ndarray] = {}
     decoded = 0
     with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        try:
-            if last is None or last >= 0:
-                for frame in container.decode(stream):
-                    if needed is None or decoded in needed:
-                        frames[decoded] = frame.to_ndarray(format="rgb24")
-                    decoded += 1
-                    if last is not None and decoded > last:
-                        break
-        except av.error.FFmpegError as e:
-            raise VideoError(
-                path, f"corrupt or truncated: decoding failed after {decoded} frames ({e})"
-            ) from e
+        if last is None or last >= 0:
+            for frame in _decode(container, path):
+                if needed is None or decoded in needed:
+                    frames[decoded] = frame.to_ndarray(format="rgb24")
+                decoded += 1
+                if last is not None and decoded > last:
+                    break
     if decoded == 0 and (last is None or last >= 0):
         raise VideoError(path, "contains no video frames")
     if want is None:
@@ -200,35 +307,17 @@ def sample_clip(path, num_frames: int, stride: int = 1, start="start", rng=None)
         total = count_frames(path)
         if total == 0:
             raise VideoError(path, "contains no video frames")
-        if total < (num_frames - 1) * stride + 1:
-            _check_not_truncated(path, total)
         idx = clip_indices(total, num_frames, stride, start, rng, path=path)
-        frames = read_frames(path, idx)
-    else:
-        s = 0 if start == "start" else start
-        idx = clip_indices(10**12, num_frames, stride, s, path=path)
-        try:
-            frames = read_frames(path, idx)
-        except VideoError as e:
-            if "fewer than needed" not in str(e):
-                raise
-            total = count_frames(path)
-            _check_not_truncated(path, total)
-            clip_indices(total, num_frames, stride, s, path=path)  # raises the clear error
+        return read_frames(path, idx)
+    s = 0 if start == "start" else start
+    idx = clip_indices(10**12, num_frames, stride, s, path=path)
+    try:
+        return read_frames(path, idx)
+    except VideoError as e:
+        if "fewer than needed" not in str(e):
             raise
-    return frames
-
-
-def _check_not_truncated(path, counted: int) -> None:
-    """Raise if the container header announces more frames than the file holds."""
-    with _open(path) as container:
-        announced = container.streams.video[0].frames
-    if announced and counted < announced:
-        raise VideoError(
-            path,
-            f"corrupt or truncated: the header announces {announced} frames, "
-            f"the file holds {counted}",
-        )
+        clip_indices(count_frames(path), num_frames, stride, s, path=path)  # the clear error
+        raise
 
 
 _RESAMPLE = {
