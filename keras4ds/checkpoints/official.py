@@ -20,7 +20,7 @@ _BLOCK_KEY = re.compile(r"processor/layers_(\d+)/")
 
 
 class CheckpointError(ValueError):
-    """An official checkpoint file does not match the 4DS format."""
+    """A checkpoint file or preset folder does not hold what it should."""
 
 
 def read_official_npz(path):
@@ -129,20 +129,27 @@ def _check_no_extra(arrays, expected_keys, path):
                               + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""))
 
 
-def load_official(path, decoding_patch_size=None):
+def load_official(path, decoding_patch_size=None, expected=None):
     """Load an official 4DS `.npz`: the encoder for a backbone file, the depth model for a
     depth file. Every configuration value is inferred from the array shapes.
 
     `decoding_patch_size` is only needed for a depth readout whose patch cannot be
-    inferred unambiguously; the official (2, 8, 8) is preferred when it fits.
+    inferred unambiguously; the official (2, 8, 8) is preferred when it fits. `expected`
+    (`FourDSEncoder` or `DepthModel`) refuses a file of the other kind before building.
     """
     arrays = read_official_npz(path)
     path = os.fspath(path)
-    if any(key.startswith(DEPTH_READOUT_PREFIX) for key in arrays):
-        return _load_depth(arrays, path, decoding_patch_size)
-    if not any(key.startswith(BACKBONE_PREFIX + "encoder/") for key in arrays):
+    is_depth = any(key.startswith(DEPTH_READOUT_PREFIX) for key in arrays)
+    if not is_depth and not any(key.startswith(BACKBONE_PREFIX + "encoder/") for key in arrays):
         raise CheckpointError(f"{path!r}: neither a 4DS backbone file (params/encoder/...) "
                               f"nor a depth file (params/layers_0/..., params/layers_2/...)")
+    found = DepthModel if is_depth else FourDSEncoder
+    if expected is not None and not issubclass(found, expected):
+        raise CheckpointError(f"{path!r}: holds a {found.__name__} "
+                              f"({'depth' if is_depth else 'backbone'} file), expected a "
+                              f"{expected.__name__}")
+    if is_depth:
+        return _load_depth(arrays, path, decoding_patch_size)
     encoder = _load_encoder(arrays, BACKBONE_PREFIX, path)
     _check_no_extra(arrays, [BACKBONE_PREFIX + k for k in _encoder_mapping(encoder.depth)], path)
     return encoder

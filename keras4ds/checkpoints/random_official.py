@@ -4,7 +4,7 @@ For demos, tests and benchmarks without the released files: `load_official` read
 the real ones, but whatever they predict is meaningless.
 """
 import os
-import tempfile
+import secrets
 
 import numpy as np
 
@@ -81,17 +81,18 @@ def official_format_arrays(width, depth, mlp_dim, num_heads, grid, patch_size, s
 
 def save_official_npz(path, arrays):
     """Write `arrays` (name -> float32 array) as an uncompressed `.npz` (the official
-    files' container) via a temporary file and a rename; returns `path`."""
+    files' container) via a temporary file and a rename; returns `path`. The file gets
+    the usual mode (0o666 less the umask)."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, staged = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    staged = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(staged, "xb") as f:
             np.savez(f, **arrays)
         os.replace(staged, path)
     except BaseException:
-        os.unlink(staged)
+        if os.path.exists(staged):
+            os.unlink(staged)
         raise
     return path
 
