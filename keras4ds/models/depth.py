@@ -1,13 +1,14 @@
 """The 4DS depth model: encoder + cross-attention readout decoding pixel patches."""
 import keras
 
+from keras4ds.models.checked_data import CheckedInputs
 from keras4ds.models.encoder import FourDSEncoder, official_readout_index
 from keras4ds.models.patches import unpatchify
 from keras4ds.models.readout import AttentionReadout, EncoderToReadout
 
 
 @keras.saving.register_keras_serializable("keras4ds")
-class DepthModel(keras.Model):
+class DepthModel(CheckedInputs, keras.Model):
     """`(B, T, H, W, 3)` floats in [0, 1] -> depth `(B, T, H, W, 1)`.
 
     The encoder's hidden state `readout_index` (default: the official `readout_depth` 0.95
@@ -45,6 +46,10 @@ class DepthModel(keras.Model):
 
     def build(self, input_shape):
         self.built = True
+
+    def check_inputs(self, video):
+        """Check `(B, T, H, W, 3)` floats in [0, 1] (what `fit`/`predict` run first)."""
+        self.encoder.check_inputs(video)
 
     def features(self, video):
         """Readout features `(B, T, h*w, D)` from the selected hidden state."""

@@ -3,6 +3,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras4ds.models.checked_data import CheckedInputs
 from keras4ds.models.layers import PositionEmbedding, TransformerBlock, TubeletEmbedding
 from keras4ds.models.presets import size_config
 from keras4ds.models.resize import resize_grid
@@ -10,7 +11,7 @@ from keras4ds.models.validation import check_video
 
 
 @keras.saving.register_keras_serializable("keras4ds")
-class FourDSEncoder(keras.Model):
+class FourDSEncoder(CheckedInputs, keras.Model):
     """4DS encoder. `encoder(video)` maps `(B, T, H, W, 3)` floats in [0, 1] to the last
     hidden state `(B, N, D)`, N = (T/2)(H/16)(W/16) tokens ordered t, then h, then w.
 
@@ -47,6 +48,10 @@ class FourDSEncoder(keras.Model):
     def from_size(cls, size, **kwargs):
         """Build a named size ('ti', 's', 'm', 'b', 'l', 'h', 'g', 'G', 'e', '22b')."""
         return cls(**size_config(size), **kwargs)
+
+    def check_inputs(self, video):
+        """Check `(B, T, H, W, 3)` floats in [0, 1] (what `fit`/`predict` run first)."""
+        check_video(video, self.input_video_shape)
 
     @property
     def input_video_shape(self):

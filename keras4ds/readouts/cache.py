@@ -46,6 +46,7 @@ def compute_features(encoder, videos, readout_index=None, batch_size=8, progress
     `batch_size` videos at a time (a tqdm bar named `desc` with `progress`)."""
     indices = readout_indices(encoder, readout_index)
     videos = _videos(videos)
+    encoder.check_inputs(videos)
     model = _FeatureModel(encoder, indices)
     starts = tqdm(range(0, len(videos), batch_size), desc=desc, unit="batch", disable=not progress)
     return np.concatenate([np.asarray(model.predict_on_batch(videos[s:s + batch_size]), np.float32)

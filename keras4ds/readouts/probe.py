@@ -2,12 +2,14 @@
 import keras
 from keras import ops
 
+from keras4ds.models.checked_data import CheckedInputs
 from keras4ds.models.layers import TransformerBlock
 from keras4ds.models.readout import EncoderToReadout
+from keras4ds.models.validation import check_values, check_video
 from keras4ds.readouts.features import encoder_features, readout_indices
 
 
-class Probe(keras.Model):
+class Probe(CheckedInputs, keras.Model):
     """A readout head on a 4DS encoder, trained with `compile()` + `fit()`.
 
     Inputs are dicts: `"video"` `(B, T, H, W, 3)` floats in [0, 1], or `"features"`
@@ -57,6 +59,26 @@ class Probe(keras.Model):
     def build(self, input_shape=None):
         self.built = True
 
+    def check_inputs(self, inputs):
+        """Check one batch of inputs (what `fit`/`evaluate`/`predict` run first): a dict
+        with `"video"` `(B, T, H, W, 3)` floats in [0, 1] or finite `"features"` `(B, N, C)`,
+        `"query_points"` (t, y, x) with t a frame index and y, x in [0, 1], `"query_boxes"` in
+        [0, 1]."""
+        if not isinstance(inputs, dict):
+            raise TypeError(f"{type(self).__name__} takes a dict of inputs with 'video' or "
+                            f"'features'; got {type(inputs).__name__}")
+        if "video" in inputs:
+            check_video(inputs["video"], self.encoder.input_video_shape, "inputs['video']")
+        if "features" in inputs:
+            check_values(inputs["features"], "inputs['features']")
+        if "query_points" in inputs:
+            points = inputs["query_points"]
+            check_values(points[..., :1], "inputs['query_points'] frame index t", 0,
+                         self.encoder.num_frames - 1)
+            check_values(points[..., 1:], "inputs['query_points'] (y, x)", 0.0, 1.0)
+        if "query_boxes" in inputs:
+            check_values(inputs["query_boxes"], "inputs['query_boxes']", 0.0, 1.0)
+
     def encoder_features(self, video):
         """`(B, T, H, W, 3)` -> selected states `(B, N, C)`, what a feature cache stores."""
         return encoder_features(self.encoder, video, self.readout_index, self.frozen)
@@ -69,9 +91,7 @@ class Probe(keras.Model):
     def input_features(self, inputs):
         """The selected encoder states `(B, N, C)`: `inputs["features"]`, checked, or
         computed from `inputs["video"]`."""
-        if not isinstance(inputs, dict):
-            raise TypeError(f"{type(self).__name__} takes a dict of inputs with 'video' or "
-                            f"'features'; got {type(inputs).__name__}")
+        self.check_inputs(inputs)
         if "features" in inputs:
             features = inputs["features"]
             expected = (self.encoder.num_tokens, self.feature_channels)

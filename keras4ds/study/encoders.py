@@ -25,7 +25,7 @@ def initial_encoder(folder, budget, size, index: int) -> FourDSEncoder:
     """The seeded initial encoder of a size, saved once as the 'random' preset."""
     directory = folder.encoder("random", size.name)
     if os.path.isdir(directory):
-        return load_preset(directory)
+        return load_preset(directory, expected=FourDSEncoder)
     encoder = build_encoder(budget, size, index)
     save_preset(encoder, directory)
     return encoder
@@ -37,4 +37,4 @@ def load_encoder(folder, init: str, size) -> FourDSEncoder:
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"no {init} encoder for size {size.name} at {directory}; "
                                 f"its stage has not finished")
-    return load_preset(directory)
+    return load_preset(directory, expected=FourDSEncoder)
