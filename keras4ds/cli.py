@@ -1,7 +1,54 @@
-"""`keras4ds` command line: convert official checkpoints, run depth on a video, the study."""
+"""`keras4ds` command line: convert official checkpoints, run depth on a video, the study.
+
+A user error (a bad input, an output path that cannot be written) ends the command with
+one line, `keras4ds COMMAND: error: MESSAGE`, on stderr and exit status 2; `--debug`
+anywhere on the command line (or KERAS4DS_DEBUG=1) shows the traceback instead.
+"""
 import argparse
 import os
 import sys
+
+# What the package raises for bad input, and the system for paths it cannot use.
+USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
+
+
+class CommandError(SystemExit):
+    """Exit status 2 after a user error's one line is on stderr; `str()` is the message."""
+
+    def __init__(self, message):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+def check_output_path(path, folder=False):
+    """Raise OSError, naming `path`, unless a file (or `folder`) can be written there.
+
+    It must not be a folder (a file, with `folder=True`), and its nearest existing
+    parent must be a writable folder (the missing ones are created when written).
+    """
+    path = os.path.abspath(path)
+    if os.path.exists(path) and os.path.isdir(path) != folder:
+        error, wanted, found = (
+            (NotADirectoryError, "folder", "file") if folder else (IsADirectoryError, "file", "folder")
+        )
+        raise error(f"output {path} is a {found}, not a {wanted}")
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
+    for target in (parent, path) if folder and os.path.isdir(path) else (parent,):
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write {path}: folder {target} is not writable")
+
+
+def check_input_path(path):
+    """Raise FileNotFoundError, naming `path`, if nothing is there (before a slow start)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"input {path} does not exist")
 
 
 def _load_model(weights):
@@ -13,8 +60,20 @@ def _load_model(weights):
     return keras4ds.load_official(weights)
 
 
+def _check_preset_output(path):
+    """The output of `convert` is replaced whole: refuse a folder that is not a preset."""
+    check_output_path(path, folder=True)
+    from keras4ds.checkpoints.preset import CONFIG_FILE
+
+    if os.path.isdir(path) and os.listdir(path) and not os.path.exists(os.path.join(path, CONFIG_FILE)):
+        raise FileExistsError(f"output {os.path.abspath(path)} is a folder that is not a preset; "
+                      "convert replaces its output whole, so name a new or a preset folder")
+
+
 def convert(args):
     """Official `.npz` -> Keras preset folder (`config.json` + `model.weights.h5`)."""
+    check_input_path(args.input)
+    _check_preset_output(args.output)
     import keras4ds
 
     model = keras4ds.load_official(args.input)
@@ -29,6 +88,12 @@ def _atomic_path(path):
 
 def depth(args):
     """Depth for the first T frames of a video: MP4 (RGB | depth) + PNG + optional .npy."""
+    check_input_path(args.video)
+    check_input_path(args.weights)
+    png = os.path.splitext(args.out)[0] + ".png"
+    for path in (args.out, png, args.npy):
+        if path:
+            check_output_path(path)
     import numpy as np
     from keras import ops
 
@@ -38,7 +103,7 @@ def depth(args):
 
     model = _load_model(args.weights)
     if not isinstance(model, DepthModel):
-        raise SystemExit(f"{args.weights} holds a {type(model).__name__}, not a depth model")
+        raise TypeError(f"{args.weights} holds a {type(model).__name__}, not a depth model")
     frames, height, width, _ = model.encoder.input_video_shape
     clip = load_clip(args.video, num_frames=frames, height=height, width=width,
                      stride=args.stride, start=args.start)
@@ -49,12 +114,12 @@ def depth(args):
     staged = _atomic_path(args.out)
     write_video(staged, panel, fps=args.fps)
     os.replace(staged, args.out)
-    png = os.path.splitext(args.out)[0] + ".png"
     from PIL import Image
 
     Image.fromarray(panel[len(panel) // 2]).save(_atomic_path(png))
     os.replace(_atomic_path(png), png)
     if args.npy:
+        os.makedirs(os.path.dirname(os.path.abspath(args.npy)), exist_ok=True)
         staged = _atomic_path(args.npy)
         np.save(staged, predicted)
         os.replace(staged, args.npy)
@@ -68,11 +133,20 @@ def study(argv):
     return study_main(argv)
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
+def _positive(text):
+    """argparse type: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _run(argv):
+    """Parse `argv` and run its command."""
     if argv[:1] == ["study"]:
         return study(argv[1:])
-    parser = argparse.ArgumentParser(prog="keras4ds", description=__doc__)
+    parser = argparse.ArgumentParser(prog="keras4ds", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("convert", help="official .npz -> Keras preset folder")
     p.add_argument("input", help="official 4DS .npz (backbone or depth file)")
@@ -85,7 +159,7 @@ def main(argv=None):
     p.add_argument("--npy", help="also save the raw depth (T, H, W, 1) here")
     p.add_argument("--stride", type=int, default=1, help="frame stride")
     p.add_argument("--start", default="start", help="first frame index, 'start' or 'center'")
-    p.add_argument("--fps", type=float, default=8.0)
+    p.add_argument("--fps", type=_positive, default=8.0, help="frame rate of the output video")
     p.set_defaults(run=depth)
     commands.add_parser("study", help="the miniature 4DS study (see `keras4ds study --help`)")
     args = parser.parse_args(argv)
@@ -93,6 +167,32 @@ def main(argv=None):
         args.start = int(args.start)
     args.run(args)
     return 0
+
+
+def _fail(command, error):
+    """Print a user error as one line on stderr and exit with status 2."""
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    line = " ".join(str(message).split()) or type(error).__name__
+    print(f"keras4ds {command}: error: {line}", file=sys.stderr)
+    raise CommandError(line) from error
+
+
+def main(argv=None):
+    """Run the command of `argv` (default: sys.argv[1:]); see the module docstring."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get("KERAS4DS_DEBUG") == "1"
+    argv = [arg for arg in argv if arg != "--debug"]
+    command = argv[0] if argv else ""
+    try:
+        return _run(argv)
+    except SystemExit as exit:
+        if not isinstance(exit.code, str):  # argparse, --help, a CommandError
+            raise
+        _fail(command, exit)
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        _fail(command, error)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ only sums and counts, so it is exact across batches and replicas).  Both run
 the same kernel; the definitions and averaging rules are in each module's
 docstring.
 
+Bad input raises ValueError naming the argument: the numpy functions check shapes
+(rank, sizes, agreement, no empty axis) and values (NaN, ranges); the Keras metrics
+check shapes only, on static shapes, so also inside a compiled step, where values
+cannot be checked.
+
 | task | numpy function | Keras metric |
 | --- | --- | --- |
 | point tracking (TAP-Vid) | `tapvid_metrics` | `TapVidMetrics` |

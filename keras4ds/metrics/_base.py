@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras4ds.metrics._ops import shapes_agree, static_shape
+
 
 class SumMetric(keras.metrics.Metric):
     """A Keras metric whose whole state is float32 sums.
@@ -20,9 +22,19 @@ class SumMetric(keras.metrics.Metric):
 
 
 def per_video_weight(sample_weight, batch_size_like):
-    """Per-video weights `(B,)`: ones, or `sample_weight` flattened to `(B,)`."""
+    """Per-video weights `(B,)`: ones, or `sample_weight` `(B,)`, `(B, 1)` or `()` flattened.
+
+    Raises ValueError, naming `sample_weight`, for another (static) shape.
+    """
     if sample_weight is None:
         return ops.ones_like(batch_size_like, dtype="float32")
+    sample_weight = ops.convert_to_tensor(sample_weight)
+    shape, batch = static_shape(sample_weight), static_shape(batch_size_like)[0]
+    if not any(shapes_agree(shape, allowed) for allowed in ((), (batch,), (batch, 1))):
+        raise ValueError(
+            f"`sample_weight` must hold one weight per video, (B,) with B = {batch}; "
+            f"got shape {shape}."
+        )
     return ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
 
 

@@ -103,9 +103,54 @@ def check_finite(name, x, where=None, at="entries"):
         )
 
 
+def static_shape(x):
+    """The shape of an array or tensor as a tuple; None for a size unknown while tracing."""
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def shapes_agree(a, b):
+    """Whether two shapes are equal where both sizes are known (None matches any size)."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
 def check_same_shape(**arrays):
-    """Raise a clear error unless all named arrays have the same shape."""
-    shapes = {name: tuple(np.shape(a)) for name, a in arrays.items()}
-    if len(set(shapes.values())) > 1:
+    """Raise a clear error unless all named arrays (or tensors) have the same shape.
+
+    Works on static shapes, so also inside a traced step (unknown sizes match).
+    """
+    shapes = {name: static_shape(a) for name, a in arrays.items()}
+    first, *others = shapes.values()
+    if not all(shapes_agree(first, s) for s in others):
         listed = ", ".join(f"{n}{s}" for n, s in shapes.items())
         raise ValueError(f"Shape mismatch: {listed}; they must be equal.")
+
+
+def _size_fits(size, want):
+    """Whether an axis of size `size` fits the `check_shape` pattern entry `want`."""
+    if size is None or isinstance(want, str):
+        return True
+    return size in (want if isinstance(want, tuple) else (want,))
+
+
+def check_shape(name, x, pattern, note=""):
+    """Raise a clear error, naming the input, unless its shape fits `pattern` and is not empty.
+
+    `pattern` lists the axes: a name ("B") for any size, an int for a required size, a
+    tuple of ints for one of several (e.g. `("B", "T", (3, 4), 4)`).  `note` follows the
+    expected shape in the message (e.g. " as (t, y, x)").  Static shapes: an unknown size
+    (None, in a traced step) fits anything.
+    """
+    shape = static_shape(x)
+    expected = "(" + ", ".join(
+        "|".join(map(str, want)) if isinstance(want, tuple) else str(want) for want in pattern
+    ) + ")"
+    if len(shape) != len(pattern) or not all(map(_size_fits, shape, pattern)):
+        raise ValueError(f"`{name}` must be {expected}{note}; got shape {shape}.")
+    check_nonempty(name, x)
+
+
+def check_nonempty(name, x):
+    """Raise a clear error, naming the input, if an axis of `x` is known to have size 0."""
+    shape = static_shape(x)
+    if 0 in shape:
+        raise ValueError(f"`{name}` is empty (shape {shape}); there is nothing to score.")

@@ -41,16 +41,33 @@ def _tracking_kernel(ops, pred, gt, visible):
     )
 
 
+def _check_shapes(pred, gt, visible=None, names=("pred", "gt", "visible")):
+    """Shape checks of `(B, N, T, 4)` box tracks and their `(B, N, T)` visibility, if given."""
+    _ops.check_same_shape(**{names[0]: pred, names[1]: gt})
+    _ops.check_shape(names[0], pred, ("B", "N", "T", 4), " as [ymin, xmin, ymax, xmax]")
+    if visible is not None:
+        _ops.check_same_shape(**{names[2]: visible, f"{names[0]}[..., 0]": pred[..., 0]})
+
+
 def box_iou(pred, gt):
     """IoU of boxes `[..., 4]` as `[ymin, xmin, ymax, xmax]`, elementwise (broadcasting).
 
     Empty or inverted boxes have area 0; IoU is 0 when the union is empty.
-    Returns a float array of the broadcast shape without the last axis.
-    Raises ValueError, naming `pred` or `gt`, on NaN or infinite coordinates.
+    Returns a float array of the broadcast shape without the last axis (empty for
+    no boxes, as elementwise numpy functions are).  Raises ValueError, naming
+    `pred` or `gt`, on a last axis other than 4, shapes that do not broadcast, or
+    NaN or infinite coordinates.
     """
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    if pred.shape[-1:] != (4,) or gt.shape[-1:] != (4,):
-        raise ValueError(f"Boxes must end in 4 values; got {pred.shape} and {gt.shape}.")
+    for name, boxes in (("pred", pred), ("gt", gt)):
+        if boxes.shape[-1:] != (4,):
+            raise ValueError(
+                f"`{name}` must be (..., 4) boxes as [ymin, xmin, ymax, xmax]; got shape {boxes.shape}."
+            )
+    try:
+        np.broadcast_shapes(pred.shape, gt.shape)
+    except ValueError:
+        raise ValueError(f"`pred` {pred.shape} and `gt` {gt.shape} do not broadcast together.") from None
     _ops.check_finite("pred", pred)
     _ops.check_finite("gt", gt)
     return _iou_kernel(_ops.NUMPY, pred, gt)
@@ -68,16 +85,15 @@ def box_tracking_iou(pred, gt, visible=None, reduction="mean"):
         (`(B,)` per-video scores, NaN for a video with no scored track).
 
     Raises:
-      ValueError: mismatched shapes, NaN or inf in `pred`, or in `gt` at a visible
+      ValueError, naming the input: mismatched shapes or not `(B, N, T, 4)`, an
+        empty input (B, N or T = 0), NaN or inf in `pred`, or in `gt` at a visible
         frame (true boxes of frames where the object is not visible may be NaN).
     """
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    _ops.check_same_shape(pred=pred, gt=gt)
-    if pred.ndim != 4 or pred.shape[-1] != 4:
-        raise ValueError(f"Box tracks must be (B, N, T, 4); got {pred.shape}.")
+    visible = None if visible is None else np.asarray(visible).astype(bool)
+    _check_shapes(pred, gt, visible)
+    visible = np.ones(pred.shape[:-1], bool) if visible is None else visible
     _ops.check_finite("pred", pred)
-    visible = np.ones(pred.shape[:-1], bool) if visible is None else np.asarray(visible).astype(bool)
-    _ops.check_same_shape(visible=visible, boxes_without_coords=pred[..., 0])
     _ops.check_finite("gt", gt, where=visible[..., None], at="visible frames")
     per_video = _tracking_kernel(_ops.NUMPY, pred, gt, visible)
     if reduction == "none":
@@ -98,6 +114,8 @@ class BoxTrackingIoU(SumMetric):
     `(B, N, T)`; `y_pred` the predicted boxes (or a dict with `boxes`);
     `sample_weight` an optional `(B,)` weight per video.  State: the weighted sum
     of per-video scores and the summed weight of videos with a scored track.
+    Shapes are checked as in `box_tracking_iou` (static shapes, so also in a
+    compiled step); values are not (a NaN box gives NaN).
     """
 
     def __init__(self, name="box_tracking_iou", **kwargs):
@@ -107,12 +125,16 @@ class BoxTrackingIoU(SumMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         ops = keras_ops
-        visible = None
+        visible, names = None, ("y_pred", "y_true", "visible")
         if isinstance(y_true, dict):
             visible = y_true.get("visible")
             y_true = y_true["boxes"]
+            names = ("y_pred", "y_true['boxes']", "y_true['visible']")
         if isinstance(y_pred, dict):
             y_pred = y_pred["boxes"]
+        y_true, y_pred = ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)
+        visible = None if visible is None else ops.convert_to_tensor(visible)
+        _check_shapes(y_pred, y_true, visible, names)
         gt, pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
         visible = ops.ones_like(gt[..., 0], dtype="bool") if visible is None else ops.not_equal(visible, 0)
         per_video = _tracking_kernel(ops, pred, gt, visible)

@@ -65,6 +65,36 @@ def _squeeze_channel(x):
     return x[..., 0] if len(shape) >= 3 and shape[-1] == 1 else x
 
 
+def _check_shapes(pred, gt, names=("pred", "gt")):
+    """Shape checks of predicted and true depth maps (static shapes).
+
+    A trailing channel axis of size 1 on either is ignored, as the metrics drop it.
+    """
+    shapes = [_ops.static_shape(_squeeze_channel(x)) for x in (pred, gt)]
+    if not _ops.shapes_agree(*shapes):
+        raise ValueError(
+            f"Shape mismatch: {names[0]}{_ops.static_shape(pred)}, {names[1]}"
+            f"{_ops.static_shape(gt)}; they must be equal (but for a channel axis of size 1)."
+        )
+    if len(shapes[0]) < 2:
+        raise ValueError(
+            f"`{names[0]}` must be depth maps (H, W), (N, H, W) or (B, T, H, W), with an "
+            f"optional channel axis of size 1; got shape {_ops.static_shape(pred)}."
+        )
+    _ops.check_nonempty(names[0], pred)
+
+
+def _check_mask(sample_weight, y_true):
+    """The Keras metric's mask must broadcast to `y_true` (static shapes)."""
+    shape, target = _ops.static_shape(sample_weight), _ops.static_shape(y_true)
+    pairs = zip(shape[::-1], target[::-1])
+    if len(shape) > len(target) or not all(a in (1, None) or b is None or a == b for a, b in pairs):
+        raise ValueError(
+            f"`sample_weight` (the valid-pixel mask) of shape {shape} does not broadcast to "
+            f"`y_true` of shape {target}."
+        )
+
+
 def _videos_frames_pixels(shape):
     """`(V, F, P)` grouping of a `(..., H, W)` shape (V may be None in a graph)."""
     shape = tuple(shape)
@@ -189,7 +219,8 @@ def depth_metrics(
       pred: predicted depth (or disparity with `pred_is_disparity=True`), shape
         `(H, W)` (one image), `(N, H, W)` (N images), `(B, T, H, W)` (B videos),
         any of these with a trailing channel axis of size 1.
-      gt: true depth, same shape; pixels that are 0, negative, NaN or inf are invalid.
+      gt: true depth, same shape (a channel axis on only one of them is ignored);
+        pixels that are 0, negative, NaN or inf are invalid.
       valid: optional boolean mask of the same shape (True = use the pixel).
       alignment: 'none', 'median' or 'scale_shift'.
       align_per: fit the alignment per 'frame' or per 'video' (the first axis
@@ -208,22 +239,21 @@ def depth_metrics(
       dict with `abs_rel`, `rmse`, `delta1`, `delta2`, `delta3`.
 
     Raises:
-      ValueError: mismatched shapes, a non-finite prediction, a non-positive
-        prediction that must be inverted (disparity conversions), no valid pixel
-        at all, or an unknown option.
+      ValueError: mismatched shapes, fewer than 2 axes, an empty input (an axis of
+        size 0), a non-finite prediction, a non-positive prediction that must be
+        inverted (disparity conversions), no valid pixel at all, or an unknown
+        option.
     """
     _check_options(alignment, align_per, average, space)
     if reduction not in ("mean", "none") or (reduction == "none" and average == "pixel"):
         raise ValueError("reduction must be 'mean', or 'none' with average 'frame' or 'video'.")
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    _ops.check_same_shape(pred=pred, gt=gt)
+    _check_shapes(pred, gt)
     if valid is not None:
         valid = np.asarray(valid).astype(bool)
         _ops.check_same_shape(pred=pred, valid=valid)
         valid = _squeeze_channel(valid)
     pred, gt = _squeeze_channel(pred), _squeeze_channel(gt)
-    if pred.ndim < 2:
-        raise ValueError(f"Depth maps need at least 2 dims (H, W); got shape {pred.shape}.")
     _ops.check_finite("pred", pred)
     inverts_pred = pred_is_disparity != (space == "disparity") and (
         alignment != "none" or space == "disparity" or pred_is_disparity
@@ -264,8 +294,9 @@ class DepthMetrics(SumMetric):
     per-frame (per-video) metric and the number of frames (videos) with a valid
     pixel; for `'pixel'` the per-pixel sums and the pixel count.  So `result()`
     equals `depth_metrics` on all the data at once, whatever the batching.
-    Frames without a valid pixel are skipped; errors that `depth_metrics` raises
-    are not checked inside a compiled step (a NaN prediction gives NaN).
+    Frames without a valid pixel are skipped.  Shapes are checked as in
+    `depth_metrics` (static shapes, so also in a compiled step; `sample_weight`
+    must broadcast to `y_true`); values are not (a NaN prediction gives NaN).
 
     No data: where `depth_metrics` raises "No valid pixel", `result()` gives NaN
     for every metric, explicitly, as long as no valid pixel has been seen since
@@ -296,6 +327,11 @@ class DepthMetrics(SumMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         ops = keras_ops
+        y_true, y_pred = ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)
+        _check_shapes(y_pred, y_true, names=("y_pred", "y_true"))
+        if sample_weight is not None:
+            sample_weight = ops.convert_to_tensor(sample_weight)
+            _check_mask(sample_weight, y_true)
         y_true = ops.cast(y_true, "float32")
         gt, pred = _squeeze_channel(y_true), _squeeze_channel(ops.cast(y_pred, "float32"))
         valid = None

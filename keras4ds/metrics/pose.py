@@ -203,14 +203,22 @@ def _check_options(convention, thresholds, auc_thresholds):
             raise ValueError(f"AUC thresholds are whole degrees >= 1; got {tau!r}.")
 
 
+def _check_shapes(pred, gt, names=("pred", "gt")):
+    """Shape checks of `(B, T, 3|4, 4)` poses, T >= 2 (static shapes)."""
+    _ops.check_same_shape(**{names[0]: pred, names[1]: gt})
+    _ops.check_shape(names[0], pred, ("B", "T", (3, 4), 4), " as [R | t] poses")
+    num_frames = _ops.static_shape(pred)[1]
+    if num_frames is not None and num_frames < 2:
+        raise ValueError(
+            f"Pose metrics need at least 2 frames per video; `{names[0]}` has T={num_frames}."
+        )
+
+
 def _check_poses(pred, gt):
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    _ops.check_same_shape(pred=pred, gt=gt)
-    if pred.ndim != 4 or pred.shape[-2:] not in ((3, 4), (4, 4)):
-        raise ValueError(f"Poses must be (B, T, 4, 4) or (B, T, 3, 4); got {pred.shape}.")
-    if pred.shape[1] < 2:
-        raise ValueError(f"Pose metrics need at least 2 frames per video; got T={pred.shape[1]}.")
+    _check_shapes(pred, gt)
     _ops.check_finite("pred", pred)
+    _ops.check_finite("gt", gt)
     for name, poses in (("pred", pred), ("gt", gt)):
         rot = poses[..., :3, :3]
         gram_error = np.abs(np.swapaxes(rot, -1, -2) @ rot - np.eye(3)).max()
@@ -230,9 +238,18 @@ def umeyama(src, dst, with_scale=True):
 
     Returns:
       `(scale (...,), R (..., 3, 3), t (..., 3))` as numpy float64 arrays.
+
+    Raises:
+      ValueError, naming the input: shapes that differ or are not `(..., N, 3)`,
+        no point (N = 0), or NaN or inf.
     """
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
     _ops.check_same_shape(src=src, dst=dst)
+    if src.ndim < 2 or src.shape[-1] != 3:
+        raise ValueError(f"`src` and `dst` must be (..., N, 3) points; got shape {src.shape}.")
+    _ops.check_nonempty("src", src)
+    _ops.check_finite("src", src)
+    _ops.check_finite("dst", dst)
     return umeyama_kernel(_ops.NUMPY, src, dst, with_scale)
 
 
@@ -240,7 +257,7 @@ def relative_pose_errors(pred, gt, convention="c2w"):
     """Rotation and translation angle errors (degrees) for every frame pair i < j.
 
     Returns two `(B, T(T-1)/2)` arrays, pairs in row-major order (0,1), (0,2), ...
-    (definitions in the module docstring).
+    (definitions in the module docstring).  Raises ValueError as `camera_pose_metrics`.
     """
     _check_options(convention, (), ())
     pred, gt = _check_poses(pred, gt)
@@ -260,6 +277,11 @@ def camera_pose_metrics(pred, gt, convention="c2w", thresholds=(5, 15, 30), auc_
       dict of floats: `end_point_error`, `ate`, `rpe_trans`, `rpe_rot` (per video,
       averaged over videos), `rra_{tau}`, `rta_{tau}`, `auc_{tau}` (pooled over all
       frame pairs of all videos).  Definitions in the module docstring.
+
+    Raises:
+      ValueError, naming the input: shapes that differ or are not `(B, T, 3|4, 4)`,
+        an empty input (B = 0), T < 2, NaN or inf, rotations that are not rotation
+        matrices, or an unknown option.
     """
     _check_options(convention, thresholds, auc_thresholds)
     pred, gt = _check_poses(pred, gt)
@@ -279,7 +301,9 @@ class CameraPoseMetrics(SumMetric):
     `(B, T, 3, 4)` true and predicted poses; `sample_weight` an optional `(B,)`
     weight per video (0 drops a padded video).  State: pair counts under each
     threshold and histogram bin, number of pairs, sums of the per-video errors
-    and number of videos, so batching does not change the result.
+    and number of videos, so batching does not change the result.  Shapes are
+    checked as in `camera_pose_metrics` (static shapes, so also in a compiled step);
+    values (NaN, rotation matrices) are not.
     """
 
     def __init__(
@@ -298,6 +322,8 @@ class CameraPoseMetrics(SumMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         ops = keras_ops
+        y_true, y_pred = ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)
+        _check_shapes(y_pred, y_true, names=("y_pred", "y_true"))
         gt, pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
         rot_err, trans_err = _pair_errors(ops, pred, gt, self.convention)
         counts = _pair_counts(ops, rot_err, trans_err, self.thresholds, self.auc_thresholds)

@@ -37,11 +37,44 @@ TAPVID_KEYS = (
     + ("average_pts_within_thresh", "average_jaccard")
 )
 QUERY_MODES = ("first", "strided")
+_ARGS = ("query_points", "gt_occluded", "gt_tracks", "pred_occluded", "pred_tracks")
 
 
 def _check_query_mode(query_mode):
     if query_mode not in QUERY_MODES:
         raise ValueError(f"Unknown query mode {query_mode!r}; expected one of {QUERY_MODES}.")
+
+
+def _check_shapes(arrays, names=_ARGS):
+    """Shape checks of the five inputs, named `names` in messages (static shapes)."""
+    query_points, gt_occluded, gt_tracks, pred_occluded, pred_tracks = arrays
+    query, gt_occ, gt, pred_occ, pred = names
+    _ops.check_shape(query, query_points, ("B", "N", 3), " as (t, y, x)")
+    _ops.check_shape(gt, gt_tracks, ("B", "N", "T", 2), " as (x, y)")
+    _ops.check_same_shape(**{gt: gt_tracks, pred: pred_tracks})
+    _ops.check_same_shape(
+        **{gt_occ: gt_occluded, pred_occ: pred_occluded, f"{gt}[..., 0]": gt_tracks[..., 0]}
+    )
+    _ops.check_same_shape(
+        **{f"{query}[..., 0]": query_points[..., 0], f"{gt_occ}[..., 0]": gt_occluded[..., 0]}
+    )
+
+
+def _check_query_points(query_points, num_frames):
+    """Query frames must round into `[0, T)` and `y, x` lie in the 256x256 raster."""
+    query_frame = np.round(query_points[..., 0])
+    if ((query_frame < 0) | (query_frame >= num_frames)).any():
+        raise ValueError(
+            f"Query frames (`query_points[..., 0]`) must round into [0, {num_frames}); "
+            f"got {query_frame.min()}..{query_frame.max()}."
+        )
+    yx = query_points[..., 1:]
+    if ((yx < 0) | (yx > 256)).any():
+        raise ValueError(
+            "`query_points` y, x must lie in the 256x256 raster [0, 256] (see "
+            f"`to_tapvid_raster`); got y in {yx[..., 0].min()}..{yx[..., 0].max()}, "
+            f"x in {yx[..., 1].min()}..{yx[..., 1].max()}."
+        )
 
 
 def _tapvid_kernel(ops, query_points, gt_occluded, gt_tracks, pred_occluded, pred_tracks, query_mode):
@@ -85,7 +118,9 @@ def tapvid_metrics(query_points, gt_occluded, gt_tracks, pred_occluded, pred_tra
 
     Args:
       query_points: `(B, N, 3)` query points as `(t, y, x)`; `t` is a frame index
-        (rounded to the nearest integer), `y, x` raster pixels (unused here).
+        (rounded to the nearest integer), `y, x` raster pixels in `[0, 256]` (not used
+        by the metrics, but checked: values outside are another convention, e.g. pixels
+        of a larger frame or `[-1, 1]` coordinates).
       gt_occluded: `(B, N, T)` bool, True where the point is occluded.
       gt_tracks: `(B, N, T, 2)` true positions as `(x, y)` raster pixels at 256x256.
       pred_occluded: `(B, N, T)` predicted occlusion (nonzero = occluded).
@@ -103,42 +138,32 @@ def tapvid_metrics(query_points, gt_occluded, gt_tracks, pred_occluded, pred_tra
       are given in (float32 stays float32, like tapnet).
 
     Raises:
-      ValueError: unknown `query_mode`, shapes that do not match, NaN or inf in
-        `query_points`, `pred_tracks` or in `gt_tracks` at a visible point (true
-        positions of occluded points may be NaN), or a query frame outside `[0, T)`
-        (tapnet would index another frame or fail).
+      ValueError, naming the input: unknown `query_mode`, wrong rank or shapes that
+        do not match, no video, track or frame (B, N or T = 0; with no track tapnet
+        answers NaN for every video, from 0/0), NaN or inf in `query_points`, `pred_tracks`
+        or in `gt_tracks` at a visible point (true positions of occluded points may
+        be NaN), a query frame outside `[0, T)` (tapnet would index another frame or
+        fail), or a query `y, x` outside the raster `[0, 256]`.
     """
     _check_query_mode(query_mode)
     query_points = _ops.as_float(query_points)
     gt_tracks, pred_tracks = _ops.as_float(gt_tracks), _ops.as_float(pred_tracks)
     gt_occluded = np.asarray(gt_occluded).astype(bool)
     pred_occluded = np.asarray(pred_occluded).astype(bool)
-    if query_points.ndim != 3 or query_points.shape[-1] != 3:
-        raise ValueError(f"query_points must be (B, N, 3) as (t, y, x); got {query_points.shape}.")
-    if gt_tracks.ndim != 4 or gt_tracks.shape[-1] != 2:
-        raise ValueError(f"gt_tracks must be (B, N, T, 2) as (x, y); got {gt_tracks.shape}.")
-    _ops.check_same_shape(gt_tracks=gt_tracks, pred_tracks=pred_tracks)
-    _ops.check_same_shape(
-        gt_occluded=gt_occluded, pred_occluded=pred_occluded, tracks_without_xy=gt_tracks[..., 0]
-    )
-    if query_points.shape[:2] != gt_occluded.shape[:2]:
-        raise ValueError(
-            f"query_points {query_points.shape} and gt_occluded {gt_occluded.shape} "
-            "disagree on (B, N)."
-        )
+    _check_shapes((query_points, gt_occluded, gt_tracks, pred_occluded, pred_tracks))
     _ops.check_finite("query_points", query_points)
     _ops.check_finite("pred_tracks", pred_tracks)
     _ops.check_finite("gt_tracks", gt_tracks, where=~gt_occluded[..., None], at="visible points")
-    query_frame = np.round(query_points[..., 0])
-    num_frames = gt_tracks.shape[2]
-    if ((query_frame < 0) | (query_frame >= num_frames)).any():
-        raise ValueError(
-            f"Query frames must round into [0, {num_frames}); "
-            f"got {query_frame.min()}..{query_frame.max()}."
-        )
+    _check_query_points(query_points, gt_tracks.shape[2])
     return _tapvid_kernel(
         _ops.NUMPY, query_points, gt_occluded, gt_tracks, pred_occluded, pred_tracks, query_mode
     )
+
+
+def _check_raster_size(name, size):
+    """A `(height, width)` raster size must be two positive numbers."""
+    if np.shape(size) != (2,) or not np.all(np.asarray(size, np.float64) > 0):
+        raise ValueError(f"`{name}` must be (height, width), both > 0; got {size!r}.")
 
 
 def to_tapvid_raster(coords, from_size, coordinate_format="xy", to_size=(256, 256)):
@@ -161,9 +186,20 @@ def to_tapvid_raster(coords, from_size, coordinate_format="xy", to_size=(256, 25
     Returns:
       The converted coordinates, same shape; numpy in, numpy out, and a backend
       tensor in gives a backend tensor out.
+
+    Raises:
+      ValueError, naming the argument: a last axis of `coords` that does not fit
+        `coordinate_format`, or a size that is not two positive numbers.
     """
     if coordinate_format not in ("xy", "tyx"):
         raise ValueError(f"coordinate_format must be 'xy' or 'tyx'; got {coordinate_format!r}.")
+    channels = len(coordinate_format)
+    if _ops.static_shape(coords)[-1:] not in ((channels,), (None,)):
+        raise ValueError(
+            f"`coords` must be (..., {channels}) as ({', '.join(coordinate_format)}) for "
+            f"coordinate_format={coordinate_format!r}; got shape {_ops.static_shape(coords)}."
+        )
+    _check_raster_size("to_size", to_size)
     height, width = to_size
     if from_size == "unit":
         offset, (from_h, from_w) = 0.0, (1.0, 1.0)
@@ -172,6 +208,7 @@ def to_tapvid_raster(coords, from_size, coordinate_format="xy", to_size=(256, 25
     elif isinstance(from_size, str):
         raise ValueError(f"from_size must be (height, width), 'unit' or 'signed'; got {from_size!r}.")
     else:
+        _check_raster_size("from_size", from_size)
         offset, (from_h, from_w) = 0.0, from_size
     sx, sy = width / from_w, height / from_h
     if coordinate_format == "xy":
@@ -199,8 +236,10 @@ class TapVidMetrics(SumMetric):
     The state is the weighted sum of each per-video metric and the sum of the
     weights, so `result()` is exactly the mean of `tapvid_metrics` over all videos
     seen, however they were batched or split over replicas.  As in tapnet, one
-    NaN video (nothing to score) makes the mean NaN.  Query frames outside
-    `[0, T)` cannot be checked inside a compiled step; keep them in range.
+    NaN video (nothing to score) makes the mean NaN.  Shapes are checked as in
+    `tapvid_metrics` (static shapes, so also in a compiled step); values are not:
+    NaN, query frames outside `[0, T)` or query points outside the raster cannot be
+    checked inside a compiled step, so keep them valid.
 
     `result()` returns a dict with the keys of `tapvid_metrics`.
     """
@@ -214,15 +253,23 @@ class TapVidMetrics(SumMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         ops = keras_ops
-        query_points = ops.cast(y_true["query_points"], "float32")
-        gt_tracks = y_true["tracks"] if "tracks" in y_true else y_true["target_points"]
+        track_key = "tracks" if "tracks" in y_true else "target_points"
+        arrays = (y_true["query_points"], y_true["occluded"], y_true[track_key],
+                  y_pred["occluded"], y_pred["tracks"])
+        arrays = tuple(ops.convert_to_tensor(x) for x in arrays)
+        _check_shapes(arrays, names=(
+            "y_true['query_points']", "y_true['occluded']", f"y_true['{track_key}']",
+            "y_pred['occluded']", "y_pred['tracks']",
+        ))
+        query_points, gt_occluded, gt_tracks, pred_occluded, pred_tracks = arrays
+        query_points = ops.cast(query_points, "float32")
         metrics = _tapvid_kernel(
             ops,
             query_points,
-            ops.not_equal(y_true["occluded"], 0),
+            ops.not_equal(gt_occluded, 0),
             ops.cast(gt_tracks, "float32"),
-            ops.not_equal(y_pred["occluded"], 0),
-            ops.cast(y_pred["tracks"], "float32"),
+            ops.not_equal(pred_occluded, 0),
+            ops.cast(pred_tracks, "float32"),
             self.query_mode,
         )
         weight = per_video_weight(sample_weight, query_points[:, 0, 0])

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+from keras4ds.cli import check_output_path
 from keras4ds.study.budgets import BUDGETS, TASKS, EncoderSize
 
 _OVERRIDES = {
@@ -128,6 +129,10 @@ def budget_from_args(args):
 def main(argv=None) -> int:
     """Parse `argv` (default: sys.argv[1:]), run or resume the study, print the summary."""
     args = build_parser().parse_args(argv)
+    try:
+        check_output_path(args.out, folder=True)
+    except OSError as error:
+        raise SystemExit(f"--out: {error}") from None
     if args.backend:
         loaded = "keras" in sys.modules
         current = os.environ.get("KERAS_BACKEND", "jax")
@@ -140,7 +145,7 @@ def main(argv=None) -> int:
     try:
         budget = budget_from_args(args)
     except ValueError as error:
-        raise SystemExit(f"keras4ds study: {error}") from None
+        raise SystemExit(str(error)) from None
     if len(budget.sizes) < 2:
         raise SystemExit("a study needs at least two encoder sizes")
     data = data_from_args(args)
