@@ -1,13 +1,22 @@
-"""Training checkpoints with Orbax: model + optimizer variables at a step, written atomically.
+"""Training checkpoints with Orbax: model + optimizer variables and the run's settings at a
+step, written atomically.
 
-Orbax writes each step into a temporary folder and renames it into place when complete,
-so a process killed mid-write leaves no half checkpoint that `latest_step` would return.
+Orbax writes each step into a temporary folder and renames it into place when complete.
+A step is trusted only if it reads back whole: it has Orbax's commit marker and all its
+arrays and metadata load. On resume, newer steps that do not (a damaged or partly copied
+folder) are skipped with a warning and removed, so that training saves those steps again;
+Orbax temporary folders left by a kill are reported and left for Orbax to replace.
 """
 import os
 import re
+import shutil
+import warnings
 
 import keras
 import numpy as np
+
+COMMIT_MARKER = "commit_success.txt"  # what Orbax writes into a step folder it completed
+TEMPORARY_SUFFIX = ".orbax-checkpoint-tmp"  # Orbax's name for a step folder being written
 
 
 def _path(variable):
@@ -26,52 +35,124 @@ def _variables(model, optimizer):
     return {"model": list(model.variables), "optimizer": list(optimizer.variables)}
 
 
-class TrainingCheckpointer:
-    """Save / restore the full training state of `model` and its built `optimizer`."""
+def _mismatch(group, saved, current):
+    """How the saved signature of `group` differs from the model's, or None if it fits."""
+    for i, (a, b) in enumerate(zip(saved, current)):
+        if a != b:
+            return (f"{group} variable #{i} is {a!r} there, but this model's is {b!r} "
+                    "(expected the same variable names and shapes)")
+    if len(saved) != len(current):
+        return f"it holds {len(saved)} {group} variables, this model has {len(current)}"
+    return None
 
-    def __init__(self, directory, max_to_keep=2):
+
+def _first_line(error):
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+class TrainingCheckpointer:
+    """Save / restore the full training state of `model` and its built `optimizer`.
+    `settings` (JSON-able) are saved with every step; `read_latest` returns them."""
+
+    def __init__(self, directory, max_to_keep=2, settings=None):
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
         self.directory = os.path.abspath(os.fspath(directory))
+        self.settings = settings
         self.manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(
                 max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True))
 
+    def step_path(self, step):
+        return os.path.join(self.directory, str(step))
+
+    def steps(self):
+        """All step folders Orbax sees, complete or not, oldest first."""
+        return sorted(self.manager.all_steps())
+
     def latest_step(self):
-        """Newest complete step, or None."""
-        return self.manager.latest_step()
+        """Newest step that reads back complete, or None."""
+        found, _ = self._newest_readable()
+        return None if found is None else found[0]
 
     def save(self, step, model, optimizer):
         groups = _variables(model, optimizer)
         arrays = {group: {f"{i:05d}": np.asarray(keras.ops.convert_to_numpy(v.value))
                           for i, v in enumerate(variables)}
                   for group, variables in groups.items()}
-        paths = {group: _signature(group, variables) for group, variables in groups.items()}
+        meta = {group: _signature(group, variables) for group, variables in groups.items()}
+        meta["settings"] = self.settings
         self.manager.save(step, args=self._ocp.args.Composite(
-            state=self._ocp.args.StandardSave(arrays), meta=self._ocp.args.JsonSave(paths)))
+            state=self._ocp.args.StandardSave(arrays), meta=self._ocp.args.JsonSave(meta)))
         self.manager.wait_until_finished()
 
-    def restore(self, model, optimizer, step=None):
-        """Load step `step` (default: newest) into `model` and `optimizer`; returns the step."""
-        step = self.latest_step() if step is None else step
-        if step is None:
-            raise FileNotFoundError(f"no complete checkpoint in {self.directory}")
-        restored = self.manager.restore(step, args=self._ocp.args.Composite(
-            state=self._ocp.args.StandardRestore(), meta=self._ocp.args.JsonRestore()))
+    def read_latest(self):
+        """The newest complete checkpoint as `(step, contents)`, or None if there is none.
+
+        Half-written checkpoints are skipped with a warning (newer step folders that fail
+        to read are removed, so that training saves those steps again). A folder that holds
+        no checkpoint, or only unreadable ones, is a ValueError."""
+        self._check_is_checkpoint_folder()
+        for name in self._temporary_folders():
+            warnings.warn(f"skipping half-written checkpoint {os.path.join(self.directory, name)}: "
+                          "an Orbax temporary folder left by an interrupted save", stacklevel=3)
+        found, skipped = self._newest_readable()
+        if found is None and skipped:
+            raise ValueError(f"no readable training checkpoint in {self.directory}: " + "; ".join(
+                f"step folder {self.step_path(step)}: {reason}" for step, reason in skipped))
+        for step, reason in skipped:
+            warnings.warn(f"skipping half-written checkpoint {self.step_path(step)} ({reason}); "
+                          f"resuming from step {found[0]} and removing it", stacklevel=3)
+            shutil.rmtree(self.step_path(step))
+        if skipped:
+            self.manager.reload()
+        return found
+
+    def load(self, step, contents, model, optimizer):
+        """Assign `contents` of step `step` (from `read_latest`) to `model` and `optimizer`;
+        a checkpoint of another model (other variable names or shapes) is a ValueError."""
         groups = _variables(model, optimizer)
         for group, variables in groups.items():
-            saved_paths = restored["meta"][group]
-            current = _signature(group, variables)
-            if saved_paths != current:
-                raise ValueError(f"checkpoint {self.directory}/{step} holds {group} variables "
-                                 f"{len(saved_paths)} that do not match this model's "
-                                 f"{len(current)} (first difference: "
-                                 f"{next((a, b) for a, b in zip(saved_paths + [None], current + [None]) if a != b)})")
-            values = restored["state"][group]
+            problem = _mismatch(group, contents["meta"][group], _signature(group, variables))
+            if problem:
+                raise ValueError(f"checkpoint {self.step_path(step)} does not fit this model: "
+                                 f"{problem}")
+        for group, variables in groups.items():
+            values = contents["state"][group]
             for i, variable in enumerate(variables):
                 variable.assign(np.asarray(values[f"{i:05d}"]))
-        return step
 
     def close(self):
         self.manager.close()
+
+    def _read(self, step):
+        """`(contents, None)` for a complete step, `(None, why not)` otherwise."""
+        if not os.path.isfile(os.path.join(self.step_path(step), COMMIT_MARKER)):
+            return None, f"it has no Orbax commit marker {COMMIT_MARKER}"
+        try:
+            return self.manager.restore(step, args=self._ocp.args.Composite(
+                state=self._ocp.args.StandardRestore(), meta=self._ocp.args.JsonRestore())), None
+        except Exception as error:  # any failure to read means the step cannot be trusted
+            return None, f"reading it failed with {_first_line(error)}"
+
+    def _newest_readable(self):
+        """`((step, contents) or None, [(newer step, why unreadable), ...])`."""
+        skipped = []
+        for step in reversed(self.steps()):
+            contents, reason = self._read(step)
+            if reason is None:
+                return (step, contents), skipped
+            skipped.append((step, reason))
+        return None, skipped
+
+    def _temporary_folders(self):
+        return sorted(name for name in os.listdir(self.directory) if TEMPORARY_SUFFIX in name)
+
+    def _check_is_checkpoint_folder(self):
+        names = sorted(os.listdir(self.directory))
+        if names and not self.steps() and not self._temporary_folders():
+            raise ValueError(f"{self.directory} is not a training checkpoint folder: expected "
+                             "Orbax step folders named by their step number (e.g. '100'), "
+                             f"found {names[:5]}{' ...' if len(names) > 5 else ''}")

@@ -1,6 +1,8 @@
 """`pretrain`: MAE pretraining with `model.fit`, periodic Orbax checkpoints and resume."""
 import itertools
+import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -87,10 +89,129 @@ def _fit_data(dataset, count):
                                           output_signature=signature)
 
 
+def _batch_size(dataset):
+    """The batch size of `dataset`'s first element, and `dataset` still reading from that
+    element (a one-shot iterator gets it put back in front)."""
+    iterator = iter(dataset.take(1) if hasattr(dataset, "take") else dataset)
+    element = next(iterator, None)
+    if element is None:
+        raise ValueError("the pretraining dataset is empty: expected at least `steps` batches")
+    if iterator is dataset:
+        dataset = itertools.chain([element], iterator)
+    element = element[0] if isinstance(element, tuple) else element
+    return len(element["video"] if isinstance(element, dict) else element), dataset
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"run setting {value!r} ({type(value).__name__}) cannot be saved as JSON")
+
+
+def run_settings(mae, batch_size, steps, learning_rate, warmup_steps, weight_decay, clipnorm):
+    """The settings that define a pretraining run, as JSON values: the encoder's config
+    (without its Keras name and `remat`, which changes memory, not the model), the MAE's,
+    the dtype policy, the batch size and the optimizer's schedule. The data order is the
+    caller's (`pretrain` sees only batches) and is not recorded."""
+    encoder = {k: v for k, v in mae.encoder.get_config().items() if k not in ("name", "remat")}
+    settings = {
+        "encoder": encoder, "decoder": mae.decoder_kind, "decoder_width": mae.decoder.width,
+        "decoder_depth": mae.decoder.depth, "decoder_heads": mae.decoder.num_heads,
+        "mask_ratio": mae.mask_ratio, "target_ratio": mae.target_ratio,
+        "norm_pix_loss": mae.norm_pix_loss, "tube_masking": mae.tube_masking, "seed": mae.seed,
+        "dtype_policy": mae.dtype_policy.name, "batch_size": batch_size, "steps": steps,
+        "learning_rate": learning_rate, "warmup_steps": warmup_steps,
+        "weight_decay": weight_decay, "clipnorm": clipnorm}
+    return json.loads(json.dumps(settings, default=_plain))
+
+
+def _flat(settings, prefix=""):
+    """Nested settings as `{"encoder.width": 16, ...}`."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def changed_settings(saved, now):
+    """`{name: (saved, now)}` for each setting that differs. A larger `steps` is no change:
+    resuming a run to go further is allowed (its cosine schedule is then recomputed over the
+    new total, so the learning rate goes up from where the old schedule had taken it)."""
+    saved, now = _flat(saved), _flat(now)
+    changes = {}
+    for name in sorted(saved.keys() | now.keys()):
+        old, new = saved.get(name, "<not recorded>"), now.get(name, "<not recorded>")
+        extends = name == "steps" and isinstance(old, int) and isinstance(new, int) and new > old
+        if old != new and not extends:
+            changes[name] = (old, new)
+    return changes
+
+
+def _allowed_names(allow, settings):
+    """`allow_changed_settings` as a predicate on setting names; unknown names are an error."""
+    if isinstance(allow, bool):
+        return lambda name: allow
+    allow = [allow] if isinstance(allow, str) else list(allow)
+    names = _flat(settings)
+    known = set(names) | {name.split(".")[0] for name in names}
+    unknown = [name for name in allow if name not in known]
+    if unknown:
+        raise ValueError(f"allow_changed_settings names unknown settings {unknown}; "
+                         f"expected some of {sorted(known)}")
+    return lambda name: any(name == a or name.startswith(f"{a}.") for a in allow)
+
+
+def _listed(changes):
+    return "; ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in changes.items())
+
+
+def _check_settings(saved, now, allowed, source):
+    """Refuse to resume from `source` when the run settings changed, unless `allowed`."""
+    if saved is None:
+        warnings.warn(f"{source} records no run settings (saved by an older keras4ds); "
+                      "resuming without checking them", stacklevel=3)
+        return
+    changes = changed_settings(saved, now)
+    refused = {name: change for name, change in changes.items() if not allowed(name)}
+    if refused:
+        raise ValueError(f"refusing to resume from {source}: the run settings changed "
+                         f"(saved -> now: {_listed(refused)}); resume with the saved settings, "
+                         "pass allow_changed_settings=True or a list of these names, or use "
+                         "another checkpoint_dir")
+    if changes:
+        warnings.warn(f"resuming from {source} with changed settings: {_listed(changes)}",
+                      stacklevel=3)
+
+
+def _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings):
+    """The step training starts from: that of the checkpoint resumed, else 0."""
+    if not resume:
+        if checkpointer is not None and checkpointer.steps():
+            raise ValueError(f"checkpoint_dir {checkpointer.directory} already holds checkpoints "
+                             f"(steps {checkpointer.steps()}); pass resume=True to continue "
+                             "from them, or use another folder")
+        return 0
+    if checkpointer is None:
+        raise ValueError("resume=True needs a checkpoint_dir")
+    allowed = _allowed_names(allow_changed_settings, checkpointer.settings)
+    found = checkpointer.read_latest()
+    if found is None:
+        return 0
+    step, contents = found
+    _check_settings(contents["meta"].get("settings"), checkpointer.settings, allowed,
+                    checkpointer.step_path(step))
+    checkpointer.load(step, contents, mae, optimizer)
+    return step
+
+
 def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_ratio=0.95,
              learning_rate=1.5e-4, warmup_steps=None, weight_decay=0.05, clipnorm=1.0,
              checkpoint_dir=None, checkpoint_every=100, keep_checkpoints=2, resume=False,
-             seed=0, callbacks=(), verbose=1, csv_path=None, **mae_kwargs):
+             allow_changed_settings=False, seed=0, callbacks=(), verbose=1, csv_path=None,
+             **mae_kwargs):
     """Pretrain `encoder` (in place) as an MAE for `steps` optimizer steps.
 
     `dataset`: batches of video `(B, T, H, W, 3)` floats in [0, 1] (bare, or dicts with
@@ -99,7 +220,13 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     batch k must always be the same). `mae`: a prebuilt `MaskedAutoencoder` around
     `encoder` (otherwise one is made from `decoder`, `mask_ratio`, `seed`, `**mae_kwargs`).
     With `checkpoint_dir`, the full training state is saved every `checkpoint_every` steps
-    and at the end; `resume=True` continues from the newest complete checkpoint there.
+    and at the end, with the run's settings (see `run_settings`); `resume=True` continues
+    from the newest complete checkpoint there (half-written newer ones are skipped with a
+    warning) and refuses, with a ValueError listing them, settings that differ from the
+    saved ones, except a larger `steps` (see `changed_settings`).
+    `allow_changed_settings`: True, or the names of the settings allowed to differ (e.g.
+    `["learning_rate"]`, or "encoder" for all of `encoder.*`).
+    Without `resume`, `checkpoint_dir` must hold no checkpoint.
     `csv_path`: per-step losses are appended there (rows after the resumed step may repeat
     lines of a killed run; the last line for a step is the one that counts).
 
@@ -113,13 +240,13 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     optimizer = make_optimizer(learning_rate, steps, warmup_steps, weight_decay, clipnorm)
     mae.compile(optimizer=optimizer)
     optimizer.build(mae.trainable_variables)
-    checkpointer = TrainingCheckpointer(checkpoint_dir, keep_checkpoints) if checkpoint_dir else None
-    start_step = 0
-    if resume:
-        if checkpointer is None:
-            raise ValueError("resume=True needs a checkpoint_dir")
-        if checkpointer.latest_step() is not None:
-            start_step = checkpointer.restore(mae, optimizer)
+    checkpointer = None
+    if checkpoint_dir:
+        batch_size, dataset = _batch_size(dataset)
+        settings = run_settings(mae, batch_size, steps, learning_rate, warmup_steps,
+                                weight_decay, clipnorm)
+        checkpointer = TrainingCheckpointer(checkpoint_dir, keep_checkpoints, settings)
+    start_step = _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings)
     log = _StepLog(start_step, steps, checkpointer, checkpoint_every, csv_path)
     remaining = steps - start_step
     if remaining > 0:
