@@ -26,16 +26,15 @@ def _token_means(values, patch_size):
     return blocks.mean(axis=(2, 4, 6)).reshape(b, -1)
 
 
-def _track_motion(tracks, visible, grid, patch_size, image_size):
-    """Per token, the mean speed (pixels per frame) of the visible tracks in it at each of
-    its frames; tokens that hold no track get NaN. tracks `(B, N, T, 2)` pixel (x, y),
-    visible `(B, N, T)`."""
+def _track_step_means(steps, tracks, visible, grid, patch_size, image_size):
+    """Per token, the mean of `steps` `(B, N, T-1, K)` (a value per track and frame step)
+    over the visible tracks inside it at each of its frames -> `(B, t*h*w, K)`; tokens
+    that hold no track get NaN. tracks `(B, N, T, 2)` pixel (x, y), visible `(B, N, T)`."""
     t, h, w = grid
     pt, ph, pw = patch_size
     b, n, frames, _ = tracks.shape
-    speed = np.linalg.norm(np.diff(tracks, axis=2), axis=-1)  # (B, N, T-1)
     both = visible[:, :, 1:] & visible[:, :, :-1]
-    total = np.zeros((b, t * h * w))
+    total = np.zeros((b, t * h * w, steps.shape[-1]))
     count = np.zeros((b, t * h * w))
     for f in range(frames - 1):
         x, y = tracks[:, :, f, 0], tracks[:, :, f, 1]
@@ -43,10 +42,27 @@ def _track_motion(tracks, visible, grid, patch_size, image_size):
             np.clip((x // pw).astype(int), 0, w - 1)
         ok = both[:, :, f] & (x >= 0) & (x < image_size[1]) & (y >= 0) & (y < image_size[0])
         for i in range(b):
-            np.add.at(total[i], cell[i][ok[i]], speed[i, :, f][ok[i]])
+            np.add.at(total[i], cell[i][ok[i]], steps[i, :, f][ok[i]])
             np.add.at(count[i], cell[i][ok[i]], 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
+        return np.where(count[..., None] > 0, total / count[..., None], np.nan)
+
+
+def token_speed(clips: dict, grid, patch_size):
+    """Per token, the mean image speed in pixels per frame of the visible tracks inside
+    it `(B, t*h*w)` (NaN where none)."""
+    speed = np.linalg.norm(np.diff(clips["tracks"], axis=2), axis=-1)[..., None]
+    return _track_step_means(speed, clips["tracks"], clips["visible"] > 0.5, grid, patch_size,
+                             clips["video"].shape[2:4])[..., 0]
+
+
+def token_velocity(clips: dict, grid, patch_size):
+    """Per token, the mean image velocity (dx, dy) in pixels per frame of the visible
+    tracks inside it `(B, t*h*w, 2)` (NaN where none): the signed motion pose and
+    tracking readouts need."""
+    steps = np.diff(clips["tracks"], axis=2)
+    return _track_step_means(steps, clips["tracks"], clips["visible"] > 0.5, grid, patch_size,
+                             clips["video"].shape[2:4])
 
 
 def token_targets(clips: dict, grid, patch_size) -> dict:
@@ -55,8 +71,7 @@ def token_targets(clips: dict, grid, patch_size) -> dict:
     return {
         "log_depth": _token_means(np.log(depth), patch_size),
         "objectness": _token_means((clips["segmentation"] > 0).astype(np.float64), patch_size),
-        "motion": _track_motion(clips["tracks"], clips["visible"], grid, patch_size,
-                                clips["video"].shape[2:4]),
+        "motion": token_speed(clips, grid, patch_size),
     }
 
 

@@ -39,3 +39,28 @@ def test_features_that_are_the_targets_score_one():
     features = [np.stack([t[k] for k in ("log_depth", "objectness", "motion")], -1) for t in targets]
     r2 = feature_probe_r2(features[0], targets[0], features[1], targets[1])
     assert all(v > 0.99 for v in r2.values())
+
+
+def test_token_speed_and_velocity_of_hand_made_tracks():
+    """One track moving +2 px/frame in x through token 0 (frames 0-1), one still and one
+    hidden elsewhere; tokens without a visible track are NaN."""
+    from keras4ds.study.feature_probes import token_speed, token_velocity
+
+    tracks = np.zeros((1, 3, 4, 2))
+    tracks[0, 0, :, 0] = [1, 3, 5, 7]  # x, pixels
+    tracks[0, 0, :, 1] = 1
+    tracks[0, 1] = [20, 20]  # still, at token (y 2, x 2) of each frame pair
+    tracks[0, 2] = [20, 4]
+    visible = np.ones((1, 3, 4), bool)
+    visible[0, 2] = False
+    clips = {"tracks": tracks, "visible": visible, "video": np.zeros((1, 4, 32, 32, 3))}
+    velocity = token_velocity(clips, (2, 4, 4), (2, 8, 8))
+    speed = token_speed(clips, (2, 4, 4), (2, 8, 8))
+    assert velocity.shape == (1, 32, 2) and speed.shape == (1, 32)
+    np.testing.assert_allclose(velocity[0, 0], [2, 0])  # steps 0->1 and 1->2 start in token 0
+    assert speed[0, 0] == pytest.approx(2)
+    still = 2 * 4 + 2
+    np.testing.assert_allclose(velocity[0, still], [0, 0])
+    assert speed[0, still] == 0
+    assert np.isnan(speed[0, 1])  # no visible track there
+    assert np.isnan(velocity[0, 1]).all()
