@@ -134,6 +134,8 @@ def main(argv=None):
                        clipnorm=args.clipnorm or None,
                        checkpoint_dir=os.path.join(os.path.abspath(args.out), "checkpoints"),
                        checkpoint_every=args.checkpoint_every, resume=args.resume,
+                       data_settings={"source": args.data, "seed": args.seed,
+                                      "frames": args.frames, "image_size": args.image_size},
                        csv_path=os.path.join(args.out, "metrics.csv"),
                        callbacks=tensorboard_callbacks(args.out))
     save_preset(encoder, os.path.join(args.out, "encoder_preset"))

@@ -108,11 +108,13 @@ def _plain(value):
     raise TypeError(f"run setting {value!r} ({type(value).__name__}) cannot be saved as JSON")
 
 
-def run_settings(mae, batch_size, steps, learning_rate, warmup_steps, weight_decay, clipnorm):
+def run_settings(mae, batch_size, steps, learning_rate, warmup_steps, weight_decay, clipnorm,
+                 data_settings=None):
     """The settings that define a pretraining run, as JSON values: the encoder's config
     (without its Keras name and `remat`, which changes memory, not the model), the MAE's,
-    the dtype policy, the batch size and the optimizer's schedule. The data order is the
-    caller's (`pretrain` sees only batches) and is not recorded."""
+    the dtype policy, the batch size, the optimizer's schedule and, under "data", the
+    caller's `data_settings` (`pretrain` sees only batches: the data source and order seed
+    are the caller's to name)."""
     encoder = {k: v for k, v in mae.encoder.get_config().items() if k not in ("name", "remat")}
     settings = {
         "encoder": encoder, "decoder": mae.decoder_kind, "decoder_width": mae.decoder.width,
@@ -121,7 +123,7 @@ def run_settings(mae, batch_size, steps, learning_rate, warmup_steps, weight_dec
         "norm_pix_loss": mae.norm_pix_loss, "tube_masking": mae.tube_masking, "seed": mae.seed,
         "dtype_policy": mae.dtype_policy.name, "batch_size": batch_size, "steps": steps,
         "learning_rate": learning_rate, "warmup_steps": warmup_steps,
-        "weight_decay": weight_decay, "clipnorm": clipnorm}
+        "weight_decay": weight_decay, "clipnorm": clipnorm, "data": dict(data_settings or {})}
     return json.loads(json.dumps(settings, default=_plain))
 
 
@@ -210,8 +212,8 @@ def _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings):
 def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_ratio=0.95,
              learning_rate=1.5e-4, warmup_steps=None, weight_decay=0.05, clipnorm=1.0,
              checkpoint_dir=None, checkpoint_every=100, keep_checkpoints=2, resume=False,
-             allow_changed_settings=False, seed=0, callbacks=(), verbose=1, csv_path=None,
-             **mae_kwargs):
+             allow_changed_settings=False, data_settings=None, seed=0, callbacks=(), verbose=1,
+             csv_path=None, **mae_kwargs):
     """Pretrain `encoder` (in place) as an MAE for `steps` optimizer steps.
 
     `dataset`: batches of video `(B, T, H, W, 3)` floats in [0, 1] (bare, or dicts with
@@ -224,6 +226,8 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     from the newest complete checkpoint there (half-written newer ones are skipped with a
     warning) and refuses, with a ValueError listing them, settings that differ from the
     saved ones, except a larger `steps` (see `changed_settings`).
+    `data_settings`: what defines the batches, e.g. `{"source": path, "order_seed": 3}`,
+    recorded with the settings (as "data.source", ...) and checked on resume alike.
     `allow_changed_settings`: True, or the names of the settings allowed to differ (e.g.
     `["learning_rate"]`, or "encoder" for all of `encoder.*`).
     Without `resume`, `checkpoint_dir` must hold no checkpoint.
@@ -244,7 +248,7 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     if checkpoint_dir:
         batch_size, dataset = _batch_size(dataset)
         settings = run_settings(mae, batch_size, steps, learning_rate, warmup_steps,
-                                weight_decay, clipnorm)
+                                weight_decay, clipnorm, data_settings)
         checkpointer = TrainingCheckpointer(checkpoint_dir, keep_checkpoints, settings)
     start_step = _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings)
     log = _StepLog(start_step, steps, checkpointer, checkpoint_every, csv_path)

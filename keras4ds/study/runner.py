@@ -92,6 +92,8 @@ def _pretrain_stage(folder, budget, size, index, videos, heldout_videos, progres
         encoder, video_batches(videos, budget.pretrain_batch, budget.seed + index),
         budget.pretrain_steps, mae=mae, learning_rate=budget.pretrain_learning_rate,
         checkpoint_dir=checkpoints, checkpoint_every=every, resume=True,
+        data_settings={"clips": len(videos), "order_seed": budget.seed + index,
+                       "scene_options": budget.scene_options},
         callbacks=[recorder], verbose=0)
     losses = recorder.history()
     heldout, mean_baseline = heldout_loss(mae, heldout_videos)

@@ -14,7 +14,7 @@ from keras4ds.mae import pretrain
 from .helpers import tiny_encoder, tiny_mae
 
 STEPS, EVERY, BATCH = 6, 3, 2
-RUN = dict(learning_rate=1e-3, warmup_steps=2)
+RUN = dict(learning_rate=1e-3, warmup_steps=2, data_settings={"source": "procedural", "order_seed": 0})
 
 
 def _videos(batch_size=BATCH, batches=10):
@@ -148,6 +148,10 @@ CHANGES = {
     "warmup_steps": (dict(warmup_steps=1), r"warmup_steps: 2 -> 1"),
     "encoder_width": (dict(model_options=dict(width=32)), r"encoder\.width: 16 -> 32"),
     "fewer_steps": (dict(steps=5), r"steps: 6 -> 5"),
+    "data_order_seed": (dict(data_settings={"source": "procedural", "order_seed": 1}),
+                        r"data\.order_seed: 0 -> 1"),
+    "data_source": (dict(data_settings={"source": "folder:clips", "order_seed": 0}),
+                    r"data\.source: 'procedural' -> 'folder:clips'"),
 }
 
 
