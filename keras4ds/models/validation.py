@@ -29,8 +29,8 @@ def is_concrete(x):
 def _all_finite(x) -> bool:
     # An explicit isfinite: XLA's CPU min/max reductions may skip NaN (jax 0.10), so a
     # NaN cannot be found from the range alone.
-    if isinstance(x, np.ndarray):
-        return bool(np.isfinite(x).all())
+    if isinstance(x, np.ndarray):  # a clip at a time: no temporary the size of the data
+        return all(bool(np.isfinite(part).all()) for part in (x if x.ndim > 1 else [x]))
     return bool(ops.all(ops.isfinite(x)))
 
 
