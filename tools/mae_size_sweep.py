@@ -41,12 +41,13 @@ def parse_args():
 
 def cached_videos(args, tag, seeds):
     """Procedural clips of `seeds`, generated once and kept as .npy in args.out."""
-    from keras4ds.mae.benchmark import _videos
+    from keras4ds.study.clips import generate_clips
 
     path = os.path.join(args.out, f"clips_{tag}_ts{args.ts}.npy")
     if not os.path.exists(path):
         options = {} if args.ts == 1.0 else {"texture_scale": args.ts}
-        np.save(path, _videos(seeds, 16, 64, **options))
+        np.save(path, generate_clips(seeds, 16, 64, 1, desc="scenes",
+                                     scene_options=options)["video"].astype("float32"))
     return np.load(path)
 
 
