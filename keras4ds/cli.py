@@ -63,11 +63,9 @@ def _load_model(weights):
 def _check_preset_output(path):
     """The output of `convert` is replaced whole: refuse a folder that is not a preset."""
     check_output_path(path, folder=True)
-    from keras4ds.checkpoints.preset import CONFIG_FILE
+    from keras4ds.checkpoints.preset import check_replaceable
 
-    if os.path.isdir(path) and os.listdir(path) and not os.path.exists(os.path.join(path, CONFIG_FILE)):
-        raise FileExistsError(f"output {os.path.abspath(path)} is a folder that is not a preset; "
-                      "convert replaces its output whole, so name a new or a preset folder")
+    check_replaceable(path)
 
 
 def convert(args):
@@ -81,9 +79,13 @@ def convert(args):
     print(f"wrote {type(model).__name__} ({model.count_params():,} parameters) to {out}")
 
 
-def _atomic_path(path):
+def _write_replacing(path, write):
+    """`write(staged_path)` next to `path` (same extension), then rename it to `path`."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     root, ext = os.path.splitext(path)
-    return f"{root}.tmp-{os.getpid()}{ext}"
+    staged = f"{root}.tmp-{os.getpid()}{ext}"
+    write(staged)
+    os.replace(staged, path)
 
 
 def depth(args):
@@ -110,19 +112,12 @@ def depth(args):
     predicted = ops.convert_to_numpy(model.predict_on_batch(clip[None]))[0]
     rgb = (clip * 255).round().astype(np.uint8)
     panel = np.concatenate([rgb, colorize_depth(predicted)], axis=2)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    staged = _atomic_path(args.out)
-    write_video(staged, panel, fps=args.fps)
-    os.replace(staged, args.out)
     from PIL import Image
 
-    Image.fromarray(panel[len(panel) // 2]).save(_atomic_path(png))
-    os.replace(_atomic_path(png), png)
+    _write_replacing(args.out, lambda staged: write_video(staged, panel, fps=args.fps))
+    _write_replacing(png, Image.fromarray(panel[len(panel) // 2]).save)
     if args.npy:
-        os.makedirs(os.path.dirname(os.path.abspath(args.npy)), exist_ok=True)
-        staged = _atomic_path(args.npy)
-        np.save(staged, predicted)
-        os.replace(staged, args.npy)
+        _write_replacing(args.npy, lambda staged: np.save(staged, predicted))
     print(f"depth {predicted.shape} in [{predicted.min():.3g}, {predicted.max():.3g}] "
           f"-> {args.out}, {png}" + (f", {args.npy}" if args.npy else ""))
 

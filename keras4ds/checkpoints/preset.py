@@ -33,7 +33,7 @@ def save_preset(model, directory):
     directory = os.path.abspath(os.fspath(directory))
     os.makedirs(os.path.dirname(directory), exist_ok=True)
     _restore_aside(directory)
-    _check_replaceable(directory)
+    check_replaceable(directory)
     _remove_leftovers(directory)
     staging = f"{_staging_prefix(directory)}{os.getpid()}-{secrets.token_hex(4)}"
     os.mkdir(staging)
@@ -171,8 +171,10 @@ def _check_folder(directory):
                                     f"holds {' + '.join(PRESET_FILES)}")
 
 
-def _check_replaceable(directory):
-    """Refuse to replace anything but a preset folder (or an empty one)."""
+def check_replaceable(directory):
+    """Refuse (FileExistsError naming it) to replace anything at `directory` but a preset
+    folder or an empty one: `save_preset` replaces its target whole."""
+    directory = os.path.abspath(os.fspath(directory))
     if not os.path.lexists(directory):
         return
     if not os.path.isdir(directory) or os.path.islink(directory):
@@ -181,7 +183,8 @@ def _check_replaceable(directory):
     others = sorted(set(os.listdir(directory)) - set(PRESET_FILES))
     if others:
         raise FileExistsError(f"{directory} holds {others[:3]} besides a preset "
-                              f"({' + '.join(PRESET_FILES)}); not replacing it")
+                              f"({' + '.join(PRESET_FILES)}); not replacing it ({directory} "
+                              f"is a folder that is not a preset)")
 
 
 def _aside(directory):

@@ -156,7 +156,7 @@ class CheckedInputs:
             if data is not None:
                 streams.append(isinstance(data, keras.utils.PyDataset))
                 bound.arguments[name] = checked_data(data, self.check_inputs, failures)
-        if "callbacks" in bound.arguments or method.__name__ == "fit":
+        if method.__name__ == "fit":
             bound.arguments["callbacks"] = [*(bound.arguments.get("callbacks") or []),
                                             _StopOnFailure(failures)]
         kept = _copied_values(self) if any(streams) else []
