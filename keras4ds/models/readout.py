@@ -1,5 +1,6 @@
 """Readouts on encoder features: temporal upsampling and cross-attention."""
 import keras
+import numpy as np
 from keras import ops
 
 from keras4ds.models.layers import Mlp, multi_head_attention
@@ -34,6 +35,19 @@ class EncoderToReadout(keras.layers.Layer):
         return {**super().get_config(), "grid": self.grid, "num_frames": self.num_frames}
 
 
+def sincos_grid_code(grid, channels):
+    """Fixed 2D sine-cosine code of an `(h, w)` token grid -> `(h*w, channels)` float32:
+    a quarter of the channels each for sin/cos of y and of x, at geometric frequencies."""
+    if channels % 4:
+        raise ValueError(f"a sine-cosine grid code needs channels divisible by 4; got {channels}")
+    quarter = channels // 4
+    frequencies = 1.0 / (100.0 ** (np.arange(quarter) / max(quarter - 1, 1)))
+    y, x = np.meshgrid(np.arange(grid[0]), np.arange(grid[1]), indexing="ij")
+    angles = [c.reshape(-1, 1).astype(np.float64) * frequencies for c in (y, x)]
+    code = np.concatenate([f(a) for a in angles for f in (np.sin, np.cos)], axis=-1)
+    return code.astype(np.float32)
+
+
 @keras.saving.register_keras_serializable("keras4ds")
 class AttentionReadout(keras.layers.Layer):
     """V-JEPA style cross-attention readout, as the official `AttentionReadout`.
@@ -42,10 +56,15 @@ class AttentionReadout(keras.layers.Layer):
     queries `(B, Q, Dq)` are projected by Dense(P), otherwise `num_queries` learned queries
     `(Q, heads, P/heads)` are used. Returns `(B, Q, num_classes)`, or `(B, num_classes)`
     when Q == 1. No output activation.
+
+    spatial_grid: None (official: the readout sees where a token is only through the
+    features) or the token grid `(h, w)` with N = h*w: a fixed sine-cosine code of each
+    token's grid position (`sincos_grid_code`) is added to the normalised features, so
+    keys and values say where a token is whatever the encoder kept of its position.
     """
 
     def __init__(self, num_classes, num_params, num_heads, num_queries=1,
-                 external_queries=False, layer_norm_epsilon=1e-6, **kwargs):
+                 external_queries=False, layer_norm_epsilon=1e-6, spatial_grid=None, **kwargs):
         super().__init__(**kwargs)
         if num_params % num_heads:
             raise ValueError(f"num_params ({num_params}) must be a multiple of num_heads "
@@ -56,6 +75,7 @@ class AttentionReadout(keras.layers.Layer):
         self.num_queries = num_queries
         self.external_queries = external_queries
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.spatial_grid = None if spatial_grid is None else tuple(int(g) for g in spatial_grid)
 
     def build(self, features_shape, queries_shape=None):
         _, num_frames, _, channels = features_shape
@@ -65,6 +85,13 @@ class AttentionReadout(keras.layers.Layer):
         self.temporal_posenc = self.add_weight(
             name="temporal_posenc", shape=(num_frames, 1, channels),
             initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self._grid_code = None
+        if self.spatial_grid is not None:
+            tokens = features_shape[2]
+            if tokens is not None and tokens != self.spatial_grid[0] * self.spatial_grid[1]:
+                raise ValueError(f"spatial_grid {self.spatial_grid} has {np.prod(self.spatial_grid)} "
+                                 f"positions but the features have {tokens} tokens per frame")
+            self._grid_code = sincos_grid_code(self.spatial_grid, channels)[None]
         if self.external_queries:
             self.query_projection = keras.layers.Dense(self.num_params, name="query_projection")
             self.query_projection.build(queries_shape or (None, None, None))
@@ -93,6 +120,8 @@ class AttentionReadout(keras.layers.Layer):
                              "queries of shape (B, Q, Dq)")
         heads, head_dim = self.num_heads, self.num_params // self.num_heads
         x = self.feature_norm(features) + ops.cast(self.temporal_posenc, features.dtype)
+        if self._grid_code is not None:
+            x = x + ops.cast(ops.convert_to_tensor(self._grid_code), x.dtype)
         batch = ops.shape(x)[0]
         x = ops.reshape(x, (batch, -1, x.shape[-1]))
         if self.external_queries:
@@ -119,4 +148,4 @@ class AttentionReadout(keras.layers.Layer):
         return {**super().get_config(), "num_classes": self.num_classes,
                 "num_params": self.num_params, "num_heads": self.num_heads,
                 "num_queries": self.num_queries, "external_queries": self.external_queries,
-                "layer_norm_epsilon": self.layer_norm_epsilon}
+                "layer_norm_epsilon": self.layer_norm_epsilon, "spatial_grid": self.spatial_grid}

@@ -30,7 +30,8 @@ class ClassificationProbe(Probe):
         self.query = self.add_weight(name="query", shape=(1, 1, num_params),
                                      initializer=keras.initializers.RandomNormal(stddev=0.02))
         self.readout = AttentionReadout(num_classes=num_classes, num_params=num_params,
-                                        num_heads=num_heads, external_queries=True, name="readout")
+                                        num_heads=num_heads, external_queries=True,
+                                        spatial_grid=self.readout_grid, name="readout")
         self.readout.build(self.readout_features_shape, (None, 1, num_params))
 
     def call(self, inputs):

@@ -54,7 +54,8 @@ class DepthProbe(Probe):
         self.output_grid = tuple(s // p for s, p in zip(sizes, self.decoding_patch_size))
         self.readout = AttentionReadout(
             num_classes=int(np.prod(self.decoding_patch_size)), num_params=num_params,
-            num_heads=num_heads, num_queries=int(np.prod(self.output_grid)), name="readout")
+            num_heads=num_heads, num_queries=int(np.prod(self.output_grid)),
+            spatial_grid=self.readout_grid, name="readout")
         self.readout.build(self.readout_features_shape)
 
     def call(self, inputs):

@@ -76,7 +76,8 @@ class PoseProbe(Probe):
         self.translation_weight, self.translation_scale = translation_weight, translation_scale
         self.translation_loss, self.global_motion = translation_loss, bool(global_motion)
         self.readout = AttentionReadout(num_classes=9, num_params=num_params, num_heads=num_heads,
-                                        num_queries=encoder.num_frames, name="readout")
+                                        num_queries=encoder.num_frames,
+                                        spatial_grid=self.readout_grid, name="readout")
         self.readout.build(self.readout_features_shape)
         zero_init_head(self.readout)
         if global_motion_radius is None:

@@ -28,13 +28,19 @@ class Probe(CheckedInputs, keras.Model):
       `f_t - f_0`, concatenated on channels (after the time upsampling); frozen
       features of a random or weak encoder carry motion mostly in these differences,
       which a single cross-attention does not compute on its own.
+    readout_position: the readout adds a fixed sine-cosine code of each token's grid
+      position to the features (`AttentionReadout(spatial_grid=...)`), so where a token
+      is comes from the head and what is there from the encoder: an encoder that spent
+      its capacity on content rather than on keeping its input position code is not
+      penalised for it.
     """
 
     task = None
 
     def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
-                 motion_features=False, readout_blocks=0, **kwargs):
+                 motion_features=False, readout_blocks=0, readout_position=False, **kwargs):
         super().__init__(**kwargs)
+        self.readout_position = bool(readout_position)
         self.motion_features = bool(motion_features)
         self.readout_blocks = int(readout_blocks)
         self.encoder = encoder
@@ -55,6 +61,8 @@ class Probe(CheckedInputs, keras.Model):
         grid = encoder.grid
         self.readout_features_shape = (None, encoder.num_frames, grid[1] * grid[2],
                                        self.readout_channels)
+        # The `spatial_grid` of this head's AttentionReadout.
+        self.readout_grid = tuple(grid[1:]) if self.readout_position else None
 
     def build(self, input_shape=None):
         self.built = True
@@ -133,7 +141,8 @@ class Probe(CheckedInputs, keras.Model):
         return {"name": self.name, "encoder": keras.saving.serialize_keras_object(self.encoder),
                 "frozen": self.frozen, "readout_index": list(self.readout_index),
                 "num_params": self.num_params, "num_heads": self.num_heads,
-                "motion_features": self.motion_features, "readout_blocks": self.readout_blocks}
+                "motion_features": self.motion_features, "readout_blocks": self.readout_blocks,
+                "readout_position": self.readout_position}
 
     @classmethod
     def from_config(cls, config):

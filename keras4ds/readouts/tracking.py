@@ -47,7 +47,8 @@ class TrackingProbe(Probe):
             initializer=keras.initializers.RandomNormal(stddev=0.02))
         self.readout = AttentionReadout(num_classes=self.outputs_per_frame,
                                         num_params=num_params, num_heads=num_heads,
-                                        external_queries=True, name="readout")
+                                        external_queries=True,
+                                        spatial_grid=self.readout_grid, name="readout")
         frame_shape = (None, 1, self.readout_features_shape[2], self.readout_channels)
         self.readout.build(frame_shape, (None, None, num_params))
         head = self.readout.head

@@ -18,6 +18,7 @@ def test_every_study_head_reads_features_only(budget, task):
     kwargs.pop("decoding_patch_size", None)  # sized for 16x64x64 clips, not this encoder
     probe = make_probe(task, _encoder(), num_params=32, num_classes=4, **kwargs)
     assert probe.hand_made_paths() == []
+    assert probe.readout.spatial_grid == probe.encoder.grid[1:]
     assert not hasattr(probe, "cost_volume") and not hasattr(probe, "pixel_decoder")
 
 
@@ -35,8 +36,10 @@ def test_yardstick_heads_name_their_hand_made_paths(task, kwargs, names):
 
 def test_partial_probe_arguments_keep_the_feature_only_heads():
     budget = BUDGETS["default"].replace(task_probe_kwargs={"depth": {"decoding_patch_size": [2, 8, 8]}})
-    assert budget.probe_kwargs("depth") == {"decoding_patch_size": [2, 8, 8]}
-    assert budget.probe_kwargs("pose") == {"global_motion": False, "motion_features": False}
+    assert budget.probe_kwargs("depth") == {"decoding_patch_size": [2, 8, 8],
+                                            "readout_position": True}
+    assert budget.probe_kwargs("pose") == {"global_motion": False, "motion_features": False,
+                                           "readout_position": True}
     assert budget.probe_kwargs("points")["head"] == "attention"
 
 
