@@ -1,4 +1,5 @@
-"""`keras4ds` command line: convert official checkpoints, run depth on a video, the study.
+"""`keras4ds` command line: convert official checkpoints, depth for a video, features for a
+folder of videos, the study.
 
 A user error (a bad input, an output path that cannot be written) ends the command with
 one line, `keras4ds COMMAND: error: MESSAGE`, on stderr and exit status 2; `--debug`
@@ -122,6 +123,27 @@ def depth(args):
           f"-> {args.out}, {png}" + (f", {args.npy}" if args.npy else ""))
 
 
+def features(args):
+    """Encoder features of every video in a folder: `OUT/NAME.npz` each plus `OUT/index.json`."""
+    check_input_path(args.videos)
+    check_input_path(args.weights)
+    check_output_path(args.out, folder=True)
+    from keras4ds.inference.video_folder import extract_folder_features, list_videos
+    from keras4ds.models import DepthModel, FourDSEncoder
+    from keras4ds.readouts.cache import encoder_fingerprint
+
+    list_videos(args.videos)  # an empty or wrong folder fails before the weights load
+    model = _load_model(args.weights)
+    encoder = model.encoder if isinstance(model, DepthModel) else model
+    if not isinstance(encoder, FourDSEncoder):
+        raise TypeError(f"{args.weights} holds a {type(model).__name__}, not a 4DS encoder")
+    index = extract_folder_features(
+        encoder, args.videos, args.out, weights_name=encoder_fingerprint(encoder)[:16],
+        hidden_state=args.hidden_state, stride=args.stride, frame_stride=args.frame_stride,
+        resize=args.resize)
+    print(f"features of {len(index['videos'])} videos -> {os.path.join(args.out, 'index.json')}")
+
+
 def study(argv):
     from keras4ds.study import main as study_main
 
@@ -156,6 +178,17 @@ def _run(argv):
     p.add_argument("--start", default="start", help="first frame index, 'start' or 'center'")
     p.add_argument("--fps", type=_positive, default=8.0, help="frame rate of the output video")
     p.set_defaults(run=depth)
+    p = commands.add_parser("features", help="encoder features for every video in a folder")
+    p.add_argument("videos", help="folder of video files")
+    p.add_argument("--weights", required=True, help="official .npz or preset folder (encoder or depth)")
+    p.add_argument("--out", required=True, help="output folder: NAME.npz per video + index.json")
+    p.add_argument("--hidden-state", type=int, help="hidden state index (default: the last, h_L)")
+    p.add_argument("--stride", type=int, help="frames between windows (default: half the window)")
+    p.add_argument("--frame-stride", type=int, default=1, help="read every N-th frame")
+    p.add_argument("--resize", default="resize", choices=("resize", "crop", "native"),
+                   help="frames to the encoder size straight (default) or centre-cropped, or "
+                        "kept at their size with the position embedding resized")
+    p.set_defaults(run=features)
     commands.add_parser("study", help="the miniature 4DS study (see `keras4ds study --help`)")
     args = parser.parse_args(argv)
     if isinstance(getattr(args, "start", None), str) and args.start.isdigit():

