@@ -25,6 +25,7 @@ from keras4ds.readouts.optimizer import TwoRateAdam
 from keras4ds.readouts.points import PointTrackingProbe
 from keras4ds.readouts.pose import PoseProbe, pose_matrices
 from keras4ds.readouts.probe import Probe
+from keras4ds.readouts.saved import load_readout, save_readout
 from keras4ds.readouts.template_points import TemplatePointProbe
 from keras4ds.readouts.tracking import TrackingProbe
 from keras4ds.readouts.train import PROBES, make_probe, train_probe
@@ -34,5 +35,6 @@ __all__ = [
     "PROBES", "PointTrackingProbe", "PoseProbe", "Probe", "TASKS", "TemplatePointProbe",
     "TrackingProbe", "TwoRateAdam",
     "baseline_predictions", "cache_features", "compute_features", "make_probe",
-    "pose_matrices", "probe_batch", "relative_poses", "task_metrics", "train_probe",
+    "load_readout", "pose_matrices", "probe_batch", "relative_poses", "save_readout",
+    "task_metrics", "train_probe",
 ]

@@ -1,8 +1,10 @@
 """Command-line runner behind `recipes/probe_*.py`: encoder + data -> train_probe -> files.
 
 Writes `<out>/<task>_metrics.json` (probe and baseline metrics, loss history, settings),
+`<out>/<task>_readout.keras` (the trained readout, its encoder inside: `load_readout`),
 `<out>/<task>_loss.png` and pictures (`<task>_example<i>.png/.mp4`, or
-`pose_trajectories.png/.mp4`).
+`pose_trajectories.png/.mp4`). `--eval-only --readout FILE` scores a saved readout on the
+same clips instead of training one.
 """
 import argparse
 import json
@@ -84,6 +86,10 @@ def parser(task):
                        help="JSON dict of probe arguments over the task's feature-only "
                             "head, e.g. '{\"decoding_patch_size\": [2, 16, 16]}' for depth, "
                             "'{\"head\": \"template\"}' for the template points yardstick")
+    p.add_argument("--eval-only", action="store_true",
+                   help="score the readout of --readout instead of training one")
+    p.add_argument("--readout", metavar="FILE",
+                   help="with --eval-only: a <task>_readout.keras file a recipe wrote")
     p.add_argument("--backend", choices=("jax", "tensorflow", "torch"),
                    help="Keras backend (must be given before Keras is imported; default: "
                         "KERAS_BACKEND or jax)")
@@ -153,13 +159,16 @@ def main(task, argv=None):
     args = parser(task).parse_args(argv)
     import keras
 
-    from keras4ds.readouts import pictures, train_probe
+    from keras4ds.readouts import load_readout, pictures, save_readout, train_probe
     if args.backend and keras.backend.backend() != args.backend:
         raise RuntimeError(f"--backend {args.backend} asked, but keras already runs on "
                            f"{keras.backend.backend()}: set KERAS_BACKEND before importing keras")
+    if args.eval_only != bool(args.readout):
+        raise ValueError("--eval-only and --readout FILE go together")
     os.makedirs(args.out, exist_ok=True)
     keras.utils.set_random_seed(args.seed)  # a random-init encoder is the same every run
-    encoder = load_encoder(args)
+    readout = load_readout(args.readout, task) if args.readout else None
+    encoder = readout.encoder if readout else load_encoder(args)
     if args.data and args.eval_data:
         from keras4ds.data.task_clips import parse_spec
         if parse_spec(args.data) == parse_spec(args.eval_data):
@@ -169,22 +178,28 @@ def main(task, argv=None):
     eval_frames = args.frames * args.test_clips if task == "classify" and args.test_clips else None
     eval_clips = make_clips(args, task, 100_000, args.eval_clips, args.eval_data, eval_frames)
     training = training_settings(task, args)
+    if readout:
+        training["steps"] = 0
     result = train_probe(task, encoder, train_clips, eval_clips, **training,
                          frozen=not args.finetune, seed=args.seed,
                          readout_index=args.readout_index or None, num_params=args.num_params,
                          num_heads=args.num_heads, encoder_learning_rate=args.encoder_learning_rate,
                          probe_kwargs=probe_arguments(task, args),
                          feature_cache=args.feature_cache, test_clips=args.test_clips,
-                         verbose=1, return_probe=True, eval_loss=True)
+                         verbose=1, return_probe=True, eval_loss=True, readout=readout)
     inputs, targets, predictions = (result.pop(k) for k in ("eval_inputs", "eval_targets", "predictions"))
-    result.pop("probe")
+    probe = result.pop("probe")
+    if not readout:
+        save_readout(probe, os.path.join(args.out, f"{task}_readout.keras"))
     result.pop("multi_clip_scores", None)
     result.update(backend=keras.backend.backend(), settings={**vars(args), **training},
                   encoder={"width": encoder.width, "depth": encoder.depth,
-                           "init": "official" if args.official else "preset" if args.preset else "random"})
+                           "init": ("readout" if readout else "official" if args.official
+                                    else "preset" if args.preset else "random")})
     _write_json(os.path.join(args.out, f"{task}_metrics.json"), result)
-    pictures.loss_curve(os.path.join(args.out, f"{task}_loss.png"), result["loss_steps"],
-                        result["loss_history"], f"{task} probe")
+    if not readout:
+        pictures.loss_curve(os.path.join(args.out, f"{task}_loss.png"), result["loss_steps"],
+                            result["loss_history"], f"{task} probe")
     if task == "pose":
         pictures.pose_trajectories(os.path.join(args.out, "pose_trajectories.png"),
                                    np.asarray(predictions["pose"]), targets["pose"])

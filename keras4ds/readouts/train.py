@@ -114,11 +114,26 @@ def _multi_clip_scores(probe, windows, feature_cache, batch_size, verbose):
                                batch_size)
 
 
+def _check_readout(readout, task, encoder, steps):
+    """A given trained readout, checked against the call: same task, same encoder shape."""
+    if steps:
+        raise ValueError(f"a given readout is scored, not trained: pass steps=0, got {steps}")
+    if readout.task != task:
+        raise ValueError(f"readout is a {readout.task} readout, not a {task} one")
+    got = (readout.encoder.width, readout.encoder.depth, readout.encoder.input_video_shape)
+    want = (encoder.width, encoder.depth, encoder.input_video_shape)
+    if got != want:
+        raise ValueError(f"readout's encoder (width, depth, input) {got} differs from the "
+                         f"encoder given {want}")
+    return readout
+
+
 def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learning_rate,
                 frozen=True, seed=0, readout_index=None, num_params=128, num_heads=4,
                 num_queries=32, encoder_learning_rate=None, num_classes=None,
                 probe_kwargs=None, num_logs=20, verbose=0, return_probe=False,
-                eval_loss=False, feature_cache=None, test_clips=None, bootstrap=None):
+                eval_loss=False, feature_cache=None, test_clips=None, bootstrap=None,
+                readout=None):
     """Train a `task` readout on `encoder` and score it on `eval_clips`.
 
     Args:
@@ -146,6 +161,9 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         and of the trivial answer (`evaluate.bootstrap_spread`; resampled alike for both).
       eval_loss: also score the task loss on the eval clips before and after training
         (one more pass over them), returned as "eval_loss" {"untrained", "trained"}.
+      readout: a trained probe of `task` on `encoder` (e.g. from `load_readout`) to score
+        instead of training one: nothing is trained (`steps` must be 0), the rest is the
+        same, so a saved readout gives back the metrics it was saved with.
 
     Returns:
       dict: "metrics" and "baseline" (the task's metrics of the probe and of the trivial
@@ -179,8 +197,12 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         raise ValueError(f"eval clips have {frames} frames, the encoder takes "
                          f"{encoder.num_frames}" + ("; pass test_clips to average over windows"
                                                    if task == "classify" else ""))
-    probe = make_probe(task, encoder, frozen, readout_index, num_params, num_heads,
-                       num_classes, **(probe_kwargs or {}))
+    if readout is None:
+        probe = make_probe(task, encoder, frozen, readout_index, num_params, num_heads,
+                           num_classes, **(probe_kwargs or {}))
+    else:
+        probe = _check_readout(readout, task, encoder, steps)
+        frozen, encoder = probe.frozen, probe.encoder  # its own weights make the features
     fit_train_x, fit_eval_x = dict(train_x), dict(eval_x)
     if frozen:
         for fit_x in (fit_train_x, fit_eval_x):
@@ -202,9 +224,10 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
     data = _Batches(_batches(fit_train_x, train_y, batch_size, seed), steps)
     step_losses = _StepLosses()
     start = time.perf_counter()
-    probe.fit(data, epochs=1, verbose=verbose, callbacks=[step_losses])
+    if steps:
+        probe.fit(data, epochs=1, verbose=verbose, callbacks=[step_losses])
     train_seconds = time.perf_counter() - start
-    chunks = np.array_split(np.array(step_losses.losses), min(num_logs, steps))
+    chunks = np.array_split(np.array(step_losses.losses), max(1, min(num_logs, steps)))
     predictions = probe.predict(fit_eval_x, batch_size=batch_size, verbose=0)
     if eval_loss:
         extra["eval_loss"]["trained"] = _loss(probe, fit_eval_x, eval_y, batch_size, predictions)
@@ -218,8 +241,8 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         "steps": steps, "hand_made_paths": probe.hand_made_paths(),
         "metrics": task_metrics(task, eval_x, eval_y, predictions),
         "baseline": task_metrics(task, eval_x, eval_y, baseline),
-        "loss_history": [float(c.mean()) for c in chunks],
-        "loss_steps": [int(v) for v in np.cumsum([len(c) for c in chunks])],
+        "loss_history": [float(c.mean()) for c in chunks if len(c)],
+        "loss_steps": [int(v) for v in np.cumsum([len(c) for c in chunks]) if v],
         "train_seconds": train_seconds, **extra,
     }
     if test_clips is not None:

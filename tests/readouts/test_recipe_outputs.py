@@ -1,5 +1,6 @@
 """End to end: `keras4ds.readouts.recipe.main` (behind `recipes/probe_*.py`) writes its
-metrics JSON, loss curve and pictures for every task, on a tiny encoder and two clips.
+metrics JSON, loss curve, readout file and pictures for every task, on a tiny encoder and
+two clips.
 
 Marked slow: the five runs take about 20 s on torch, 30 s on tensorflow and 80 s on jax
 (2 shared CPU cores; jax mostly compiling; 2-3 times longer on a busy machine), so
@@ -62,6 +63,6 @@ def test_recipe_writes_metrics_and_pictures(task, tmp_path):
         assert frames.shape[0] == FRAMES and frames.shape[-1] == 3, frames.shape
         assert min(frames.shape[1:3]) >= 32 and frames.std() > 0
     written = {p.name for p in tmp_path.iterdir()}
-    expected = {f"{task}_metrics.json", f"{task}_loss.png"}
+    expected = {f"{task}_metrics.json", f"{task}_loss.png", f"{task}_readout.keras"}
     expected |= {f"{stem}{ext}" for stem in PICTURES[task] for ext in (".png", ".mp4")}
     assert written == expected, written ^ expected
