@@ -48,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--remat", action="store_true",
                    help="rematerialise encoder blocks in the backward pass (less memory, ~1 more forward)")
     p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--tensorboard-every", type=int, default=10,
+                   help="steps between TensorBoard loss scalars (tensorboard/)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
@@ -94,16 +96,16 @@ def make_encoder(args):
                          patch_size=tuple(args.patch), remat=args.remat)
 
 
-def tensorboard_callbacks(out_dir):
-    """A TensorBoard callback when the `tensorboard` package is installed (else none)."""
+def tensorboard_dir(out_dir):
+    """Where the TensorBoard scalars go: `out_dir/tensorboard`, or nowhere (said once)
+    without the tensorboard package."""
     import importlib.util
 
-    import keras
-
     if importlib.util.find_spec("tensorboard") is None:
-        print("tensorboard is not installed: metrics go to metrics.csv only")
-        return []
-    return [keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), update_freq=10)]
+        print('tensorboard is not installed (pip install "keras4ds[tensorboard]"): '
+              'metrics go to metrics.csv only')
+        return None
+    return os.path.join(out_dir, "tensorboard")
 
 
 def main(argv=None):
@@ -137,7 +139,8 @@ def main(argv=None):
                        data_settings={"source": args.data, "seed": args.seed,
                                       "frames": args.frames, "image_size": args.image_size},
                        csv_path=os.path.join(args.out, "metrics.csv"),
-                       callbacks=tensorboard_callbacks(args.out))
+                       tensorboard_dir=tensorboard_dir(args.out),
+                       tensorboard_every=args.tensorboard_every)
     save_preset(encoder, os.path.join(args.out, "encoder_preset"))
     batch = next(iter(dataset))
     draw_reconstruction(mae, keras.ops.convert_to_numpy(batch["video"]), args.out)

@@ -8,17 +8,21 @@ import keras
 import numpy as np
 
 from keras4ds.mae.checkpoint import TrainingCheckpointer
+from keras4ds.mae.event_log import ScalarEventWriter
 from keras4ds.mae.model import MaskedAutoencoder
 from keras4ds.mae.optimizer import make_optimizer
 
 
 class _StepLog(keras.callbacks.Callback):
     """Per-step loss (Keras logs a running mean; the step value is recovered from it),
-    appended to `csv_path` (columns step,loss, flushed every step) and checkpoints every
-    `every` global steps and at the last step."""
+    appended to `csv_path` (columns step,loss, flushed every step), written as the scalar
+    `train/loss` to `events` (a `ScalarEventWriter`) every `events_every` global steps, and
+    checkpoints every `every` global steps and at the last step."""
 
-    def __init__(self, start_step, steps, checkpointer=None, every=None, csv_path=None):
+    def __init__(self, start_step, steps, checkpointer=None, every=None, csv_path=None,
+                 events=None, events_every=10):
         super().__init__()
+        self.events, self.events_every = events, events_every
         self.start_step, self.steps = start_step, steps
         self.checkpointer, self.every = checkpointer, every
         self.csv_path = csv_path
@@ -40,6 +44,8 @@ class _StepLog(keras.callbacks.Callback):
         if self.csv_path:
             with open(self.csv_path, "a") as f:
                 f.write(f"{step},{loss:.6g}\n")
+        if self.events is not None and step % self.events_every == 0:
+            self.events.scalar("train/loss", loss, step)
         if self.checkpointer is not None and (step % self.every == 0 or step == self.steps):
             self.checkpointer.save(step, self.model, self.model.optimizer)
 
@@ -213,7 +219,7 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
              learning_rate=1.5e-4, warmup_steps=None, weight_decay=0.05, clipnorm=1.0,
              checkpoint_dir=None, checkpoint_every=100, keep_checkpoints=2, resume=False,
              allow_changed_settings=False, data_settings=None, seed=0, callbacks=(), verbose=1,
-             csv_path=None, **mae_kwargs):
+             csv_path=None, tensorboard_dir=None, tensorboard_every=10, **mae_kwargs):
     """Pretrain `encoder` (in place) as an MAE for `steps` optimizer steps.
 
     `dataset`: batches of video `(B, T, H, W, 3)` floats in [0, 1] (bare, or dicts with
@@ -233,6 +239,8 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     Without `resume`, `checkpoint_dir` must hold no checkpoint.
     `csv_path`: per-step losses are appended there (rows after the resumed step may repeat
     lines of a killed run; the last line for a step is the one that counts).
+    `tensorboard_dir`: the loss every `tensorboard_every` steps as TensorBoard scalars
+    `train/loss` at the global step (`ScalarEventWriter`; needs the tensorboard package).
 
     Returns the history `{"step": [...], "loss": [...]}` of the steps run by this call.
     """
@@ -251,11 +259,19 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
                                 weight_decay, clipnorm, data_settings)
         checkpointer = TrainingCheckpointer(checkpoint_dir, keep_checkpoints, settings)
     start_step = _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings)
-    log = _StepLog(start_step, steps, checkpointer, checkpoint_every, csv_path)
+    if tensorboard_every < 1:
+        raise ValueError(f"tensorboard_every must be >= 1; got {tensorboard_every}")
+    events = ScalarEventWriter(tensorboard_dir) if tensorboard_dir else None
+    log = _StepLog(start_step, steps, checkpointer, checkpoint_every, csv_path, events,
+                   tensorboard_every)
     remaining = steps - start_step
-    if remaining > 0:
-        mae.fit(_fit_data(dataset, start_step), epochs=1, steps_per_epoch=remaining,
-                callbacks=[log, *callbacks], verbose=verbose, shuffle=False)
+    try:
+        if remaining > 0:
+            mae.fit(_fit_data(dataset, start_step), epochs=1, steps_per_epoch=remaining,
+                    callbacks=[log, *callbacks], verbose=verbose, shuffle=False)
+    finally:
+        if events is not None:
+            events.close()
     if checkpointer is not None:
         checkpointer.close()
     return {"step": log.history["step"], "loss": [float(v) for v in np.asarray(log.history["loss"])]}

@@ -19,7 +19,7 @@ def test_recipe_trains_checkpoints_resumes_exports_and_draws(tmp_path):
     args = ["--out", str(tmp_path), "--width", "32", "--depth", "1", "--mlp-dim", "64", "--heads", "2",
             "--frames", "4", "--image-size", "16", "--patch", "2", "4", "4", "--mask-ratio", "0.75",
             "--decoder-width", "16", "--decoder-depth", "1", "--decoder-heads", "2", "--batch", "2",
-            "--checkpoint-every", "2", "--lr", "1e-3"]
+            "--checkpoint-every", "2", "--lr", "1e-3", "--tensorboard-every", "1"]
     first = recipe.main(args + ["--steps", "2"])
     assert first["step"] == [1, 2]
     second = recipe.main(args + ["--steps", "4", "--resume"])
@@ -27,6 +27,14 @@ def test_recipe_trains_checkpoints_resumes_exports_and_draws(tmp_path):
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2", "4"]
     rows = np.loadtxt(tmp_path / "metrics.csv", delimiter=",", skiprows=1)
     assert rows[:, 0].tolist() == [1, 2, 3, 4] and np.isfinite(rows[:, 1]).all()
+    if importlib.util.find_spec("tensorboard"):
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        events = EventAccumulator(str(tmp_path / "tensorboard"))
+        events.Reload()
+        logged = events.Scalars("train/loss")  # both runs' event files, at global steps
+        assert [e.step for e in logged] == [1, 2, 3, 4]
+        np.testing.assert_allclose([e.value for e in logged], rows[:, 1], rtol=1e-4)
     for name in ("reconstruction.png", "reconstruction.mp4"):
         assert os.path.getsize(tmp_path / name) > 0
     from keras4ds.checkpoints import load_preset
