@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+from keras4ds.data.tf_import import tensorflow as tf
 
 __all__ = ["augment_clip", "augment_dataset", "boxes_from_segmentation"]
 

@@ -16,7 +16,7 @@ import threading
 from typing import Iterable, Sequence
 
 import numpy as np
-import tensorflow as tf
+from keras4ds.data.tf_import import tensorflow as tf
 
 from keras4ds.data import video_io
 

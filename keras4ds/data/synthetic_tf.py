@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
-import tensorflow as tf
+from keras4ds.data.tf_import import tensorflow as tf
 
 from keras4ds.data import synthetic
 

@@ -24,7 +24,7 @@ import inspect
 import json
 
 import numpy as np
-import tensorflow as tf
+from keras4ds.data.tf_import import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras4ds.data import synthetic

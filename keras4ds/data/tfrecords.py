@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
-import tensorflow as tf
+from keras4ds.data.tf_import import tensorflow as tf
 
 from keras4ds.data import video_io
 from keras4ds.data.pipelines import BadFiles, finish, resize_clip_tf, sample_clip_tf
