@@ -48,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--remat", action="store_true",
                    help="rematerialise encoder blocks in the backward pass (less memory, ~1 more forward)")
     p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--augment", action="store_true",
+                   help="random crop, flip and colour jitter of every clip (seeded)")
     p.add_argument("--tensorboard-every", type=int, default=10,
                    help="steps between TensorBoard loss scalars (tensorboard/)")
     p.add_argument("--resume", action="store_true")
@@ -56,7 +58,21 @@ def parse_args(argv=None):
 
 
 def make_dataset(args):
-    """Endless, seeded stream of `{"video": (B, T, H, W, 3)}` batches."""
+    """Endless, seeded stream of `{"video": (B, T, H, W, 3)}` batches (with `--augment`, each
+    clip randomly cropped, flipped and colour-jittered, `keras4ds.data.augment`)."""
+    import tensorflow as tf
+
+    batches = _source_batches(args)
+    if not args.augment:
+        return batches
+    from keras4ds.data.augment import augment_dataset
+
+    clips = augment_dataset(batches.unbatch(), seed=args.seed)
+    return clips.batch(args.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _source_batches(args):
+    """The `--data` source as batches `{"video": (B, T, H, W, 3)}`."""
     import tensorflow as tf
 
     size = (args.frames, args.image_size, args.image_size)
@@ -136,7 +152,7 @@ def main(argv=None):
                        clipnorm=args.clipnorm or None,
                        checkpoint_dir=os.path.join(os.path.abspath(args.out), "checkpoints"),
                        checkpoint_every=args.checkpoint_every, resume=args.resume,
-                       data_settings={"source": args.data, "seed": args.seed,
+                       data_settings={"source": args.data, "seed": args.seed, "augment": args.augment,
                                       "frames": args.frames, "image_size": args.image_size},
                        csv_path=os.path.join(args.out, "metrics.csv"),
                        tensorboard_dir=tensorboard_dir(args.out),
