@@ -29,7 +29,8 @@ def parse_args(argv=None):
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--patch", type=int, nargs=3, default=(2, 16, 16))
-    p.add_argument("--data", default="synthetic", help="synthetic | folder:DIR | tfrecords:PATTERN | tfds:NAME")
+    p.add_argument("--data", default="synthetic",
+                   help="synthetic | folder:DIR | tfrecords:PATTERN | tfds:NAME")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=1.5e-4)
@@ -83,7 +84,8 @@ def _source_batches(args):
 
         seeds = range(args.seed * 1_000_000, args.seed * 1_000_000 + 1_000_000)
         ds = synthetic_dataset(seeds, *size, num_tracks=1)
-        return ds.map(lambda e: {"video": e["video"]}).batch(args.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        videos = ds.map(lambda e: {"video": e["video"]})
+        return videos.batch(args.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     if kind == "folder":
         from keras4ds.data.pipelines import video_folder_dataset
 
@@ -96,7 +98,8 @@ def _source_batches(args):
         from keras4ds.data.pipelines import tfds_video_dataset
 
         return tfds_video_dataset(location, "train", *size, **common)
-    raise ValueError(f"--data must be synthetic, folder:DIR, tfrecords:PATTERN or tfds:NAME, got {args.data!r}")
+    raise ValueError(f"--data must be synthetic, folder:DIR, tfrecords:PATTERN or tfds:NAME, "
+                     f"got {args.data!r}")
 
 
 def make_encoder(args):

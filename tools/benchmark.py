@@ -9,11 +9,12 @@
 
 Each (case, backend, size, batch) runs in a fresh subprocess with KERAS_BACKEND set, so its
 peak memory is the process's RSS high-water mark (`resource.getrusage`). Forward passes are
-compiled by `keras4ds.inference.compile_forward`: `jax.jit` of a stateless call on jax, `tf.function(jit_compile=True)` on
-tensorflow, `torch.no_grad()` (and `--torch-compile`) on torch. Achieved FLOP/s is the
-analytic matmul FLOP count (2 per multiply-add) over the measured time, compared with this
-machine's float32 matrix-multiply peak measured in the same run (numpy and jax). The load
-average is recorded around every case: numbers taken on a busy machine are noisy.
+compiled by `keras4ds.inference.compile_forward`: `jax.jit` of a stateless call on jax,
+`tf.function(jit_compile=True)` on tensorflow, `torch.no_grad()` (and `--torch-compile`) on
+torch. Achieved FLOP/s is the analytic matmul FLOP count (2 per multiply-add) over the
+measured time, compared with this machine's float32 matrix-multiply peak measured in the
+same run (numpy and jax). The load average is recorded around every case: numbers taken on
+a busy machine are noisy.
 
 Reference implementations, timed on the same official-format weights in the same run when
 present (never keras4ds dependencies): `official`, the official Flax encoder, run by a Python
@@ -44,8 +45,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from keras4ds.checkpoints.random_official import (official_format_arrays,  # noqa: E402
-                                                  save_official_npz)
+from keras4ds.checkpoints.random_official import official_format_arrays, save_official_npz  # noqa: E402
 
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
@@ -640,7 +640,8 @@ def markdown(report, title, command):
     lines += ["", "Which attention kernel runs where "
               "(`keras4ds.models.layers.multi_head_attention`, used by the encoder blocks and "
               "by `AttentionReadout`): jax on CPU: heads-first batched matmuls (attention A/B "
-              "rows in benchmarks/variants.md); jax on GPU/TPU: `keras.ops.dot_product_attention` (cuDNN flash "
+              "rows in benchmarks/variants.md); jax on GPU/TPU: "
+              "`keras.ops.dot_product_attention` (cuDNN flash "
               "attention where it applies); tensorflow: "
               "`keras.ops.dot_product_attention` (einsum + float32 softmax), XLA-compiled by "
               "`tf.function(jit_compile=True)`; torch: `keras.ops.dot_product_attention`, i.e. "

@@ -64,7 +64,8 @@ def main(argv=None):
     print("| size | 16 x HxW | batch | mask ratio | remat | plan activations | XLA temp | XLA / plan |")
     print("|---|---|---|---|---|---|---|---|")
     for size, image_size, batch, mask_ratio, remat, estimate, temp in rows:
-        print(f"| {size} | 16 x {image_size}x{image_size} | {batch} | {mask_ratio} | {'yes' if remat else 'no'} "
+        print(f"| {size} | 16 x {image_size}x{image_size} | {batch} | {mask_ratio} "
+              f"| {'yes' if remat else 'no'} "
               f"| {estimate / MIB:.1f} MiB | {temp / MIB:.1f} MiB | {temp / estimate:.2f} |")
 
 

@@ -8,8 +8,7 @@ import secrets
 
 import numpy as np
 
-from keras4ds.checkpoints.official import (BACKBONE_PREFIX, DEPTH_ENCODER_PREFIX,
-                                           DEPTH_READOUT_PREFIX)
+from keras4ds.checkpoints.official import BACKBONE_PREFIX, DEPTH_ENCODER_PREFIX, DEPTH_READOUT_PREFIX
 
 
 def official_format_arrays(width, depth, mlp_dim, num_heads, grid, patch_size, seed=0,

@@ -16,9 +16,9 @@ import threading
 from typing import Iterable, Sequence
 
 import numpy as np
-from keras4ds.data.tf_import import tensorflow as tf
 
 from keras4ds.data import video_io
+from keras4ds.data.tf_import import tensorflow as tf
 
 __all__ = [
     "BadFiles",

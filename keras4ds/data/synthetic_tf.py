@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
-from keras4ds.data.tf_import import tensorflow as tf
 
 from keras4ds.data import synthetic
+from keras4ds.data.tf_import import tensorflow as tf
 
 __all__ = ["synthetic_dataset", "clip_tensor_spec"]
 

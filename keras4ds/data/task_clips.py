@@ -32,7 +32,8 @@ from PIL import Image
 
 from keras4ds.data import formats, video_io
 
-__all__ = ["FORMATS", "task_clips", "read_task_clips", "check_source", "parse_spec", "tapvid_clips", "scannet_clips",
+__all__ = ["FORMATS", "task_clips", "read_task_clips", "check_source", "parse_spec", "tapvid_clips",
+           "scannet_clips",
            "re10k_clips", "videofolder_clips", "stack_clips", "files_fingerprint",
            "source_fingerprint"]
 

@@ -24,10 +24,10 @@ import inspect
 import json
 
 import numpy as np
-from keras4ds.data.tf_import import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras4ds.data import synthetic
+from keras4ds.data.tf_import import tensorflow as tf
 
 __all__ = ["Keras4dsSynthetic4d", "Synthetic4DConfig", "decode_example", "VALIDATION_SEED_OFFSET"]
 

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
-from keras4ds.data.tf_import import tensorflow as tf
 
 from keras4ds.data import video_io
 from keras4ds.data.pipelines import BadFiles, finish, resize_clip_tf, sample_clip_tf
+from keras4ds.data.tf_import import tensorflow as tf
 
 __all__ = ["encode_example", "write_tfrecords", "tfrecord_dataset", "parse_example", "shard_names"]
 

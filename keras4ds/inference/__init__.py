@@ -1,6 +1,10 @@
 """Inference helpers: compiled forward passes and windowed inference on long videos."""
 from keras4ds.inference.compiled import compile_forward
-from keras4ds.inference.long_video import depth_long_video, encoder_features_long_video
-from keras4ds.inference.long_video import iter_depth, iter_encoder_features
-from keras4ds.inference.windows import blend_windows, window_starts, window_weights
+from keras4ds.inference.long_video import (
+    depth_long_video,
+    encoder_features_long_video,
+    iter_depth,
+    iter_encoder_features,
+)
 from keras4ds.inference.video_folder import extract_folder_features, list_videos, read_video
+from keras4ds.inference.windows import blend_windows, window_starts, window_weights

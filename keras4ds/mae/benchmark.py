@@ -157,7 +157,8 @@ def steptime(size, frames, image_size, batch, repeats=5, decoders=("standard", "
         values, _ = encoder.stateless_call(params, [], x)
         return values
 
-    rows.append(("encoder forward, all tokens",) + _time(jax.jit(forward), [v.value for v in encoder.trainable_variables], video, repeats))
+    weights = [v.value for v in encoder.trainable_variables]
+    rows.append(("encoder forward, all tokens",) + _time(jax.jit(forward), weights, video, repeats))
     for kind in decoders:
         mae = MaskedAutoencoder(encoder, decoder=kind, mask_ratio=0.95)
         mae.compile(optimizer=make_optimizer(1e-4, 100))

@@ -2,7 +2,7 @@
 import keras
 
 from keras4ds.models.checked_data import CheckedInputs
-from keras4ds.models.encoder import FourDSEncoder, official_readout_index
+from keras4ds.models.encoder import official_readout_index
 from keras4ds.models.patches import unpatchify
 from keras4ds.models.readout import AttentionReadout, EncoderToReadout
 

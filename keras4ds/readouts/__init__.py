@@ -4,9 +4,12 @@
 | --- | --- | --- | --- |
 | depth | `DepthProbe` | video | `(B, T, H, W, 1)` depth |
 | pose | `PoseProbe` | video | per-frame pose relative to frame 0 |
-| points | `TemplatePointProbe` (default), `PointTrackingProbe` (head='attention') | video, query points (t, y, x) | tracks, visibility, certainty |
+| points | `PointTrackingProbe`, `TemplatePointProbe` | video, query points (t, y, x) | tracks, visibility |
 | boxes | `BoxTrackingProbe` | video, first-frame boxes | `(B, K, T, 4)` boxes |
 | classify | `ClassificationProbe` | video | `(B, C)` logits |
+
+For points, `make_probe(head='attention')` builds `PointTrackingProbe` (what the recipes and
+the study use) and `head='template'` (its default) the `TemplatePointProbe` yardstick.
 
 Every probe takes `(encoder, frozen=True, readout_index=None, num_params, num_heads,
 motion_features)` and has `get_config`/`from_config` (the encoder's config included),

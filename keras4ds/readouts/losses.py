@@ -65,7 +65,8 @@ def generalized_iou(pred, gt):
         return ops.maximum(b[..., 2] - b[..., 0], 0.0) * ops.maximum(b[..., 3] - b[..., 1], 0.0)
 
     inter = (ops.maximum(ops.minimum(pred[..., 2], gt[..., 2]) - ops.maximum(pred[..., 0], gt[..., 0]), 0.0)
-             * ops.maximum(ops.minimum(pred[..., 3], gt[..., 3]) - ops.maximum(pred[..., 1], gt[..., 1]), 0.0))
+             * ops.maximum(ops.minimum(pred[..., 3], gt[..., 3])
+                           - ops.maximum(pred[..., 1], gt[..., 1]), 0.0))
     union = area(pred) + area(gt) - inter
     hull = ((ops.maximum(pred[..., 2], gt[..., 2]) - ops.minimum(pred[..., 0], gt[..., 0]))
             * (ops.maximum(pred[..., 3], gt[..., 3]) - ops.minimum(pred[..., 1], gt[..., 1])))

@@ -39,6 +39,7 @@ def pose_trajectories(path, pred_pose, gt_pose, fps=4):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from keras4ds.data.video_io import write_video
     count = min(4, len(gt_pose))
     figure, axes = plt.subplots(1, count, figsize=(3.2 * count, 3.2), tight_layout=True, squeeze=False)

@@ -14,7 +14,6 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
-
 TRAINING_DEFAULTS = {"steps": 300, "batch_size": 16, "learning_rate": 1e-3}
 # The template points head matches every pixel window of every frame (about 0.35 s per
 # clip of 32 queries on one CPU core) and trains 6 numbers: few, small steps.

@@ -15,8 +15,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from keras4ds.data.synthetic import CAMERA_MOTIONS, generate_clip
-from keras4ds.data.task_clips import check_source, files_fingerprint, read_task_clips, \
-    source_fingerprint, stack_clips
+from keras4ds.data.task_clips import (
+    check_source,
+    files_fingerprint,
+    read_task_clips,
+    source_fingerprint,
+    stack_clips,
+)
 from keras4ds.study.store import write_npz
 
 # First seed of each split; splits never overlap for fewer than 10**6 clips.

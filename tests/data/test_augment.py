@@ -1,12 +1,11 @@
 """Per-clip augmentation keeps the ground truth of the procedural scenes consistent."""
 import numpy as np
 import pytest
-import tensorflow as tf
+from test_synthetic import _project
 
 from keras4ds.data import synthetic
 from keras4ds.data.augment import augment_clip, augment_dataset, boxes_from_segmentation
 from keras4ds.data.synthetic import generate_clip_with_scene
-from test_synthetic import _project
 
 pytestmark = pytest.mark.backend_independent
 

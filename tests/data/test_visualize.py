@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 from PIL import Image
+from test_video_pipelines import load_tool
 
 from keras4ds.data import video_io, visualize
 from keras4ds.data.synthetic import generate_clip
-from test_video_pipelines import load_tool
 
 pytestmark = pytest.mark.backend_independent
 

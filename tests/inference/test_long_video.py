@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras4ds.inference import (depth_long_video, encoder_features_long_video, iter_depth,
-                                blend_windows, window_starts, window_weights)
+from keras4ds.inference import (
+    blend_windows,
+    depth_long_video,
+    encoder_features_long_video,
+    iter_depth,
+    window_starts,
+    window_weights,
+)
 from keras4ds.models import DepthModel, FourDSEncoder
 
 

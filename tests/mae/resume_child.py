@@ -65,8 +65,8 @@ def train(checkpoint_dir=None, resume=False, callbacks=()):
     """Train the tiny MAE for STEPS steps; returns its final variables as numpy arrays."""
     import keras
     import tensorflow as tf
-
     from helpers import tiny_encoder, tiny_mae
+
     from keras4ds.mae import pretrain
 
     keras.utils.set_random_seed(0)

@@ -4,6 +4,7 @@ import pytest
 from keras import ops
 
 from keras4ds.models.patches import patchify
+
 from .helpers import TINY_VIDEO_SHAPE, tiny_mae
 
 N = 2 * 4 * 4  # tokens of the tiny grid (2, 4, 4)

@@ -3,6 +3,7 @@ from keras import ops
 
 from keras4ds.mae import make_optimizer
 from keras4ds.mae.optimizer import warmup_cosine_schedule
+
 from .helpers import tiny_mae
 
 

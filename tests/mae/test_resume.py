@@ -13,7 +13,8 @@ CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resume_child.p
 
 
 def _run(tmp_path, name, *flags):
-    result = subprocess.run([sys.executable, CHILD, str(tmp_path / name), str(tmp_path / f"{name}.npz"), *flags],
+    result = subprocess.run([sys.executable, CHILD, str(tmp_path / name),
+                             str(tmp_path / f"{name}.npz"), *flags],
                             capture_output=True, text=True, timeout=300)
     return result
 

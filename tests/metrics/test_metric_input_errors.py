@@ -5,6 +5,11 @@ shapes, so also inside a compiled step (TensorFlow traces with the batch size un
 """
 import numpy as np
 import pytest
+from test_box_metrics import random_tracks
+from test_depth_metrics import random_depth
+from test_metrics_compiled import compiled_update
+from test_pose_metrics import random_trajectories
+from test_tapvid_metrics import random_case
 
 from keras4ds.metrics import (
     BoxTrackingIoU,
@@ -21,12 +26,6 @@ from keras4ds.metrics import (
     topk_accuracy,
     umeyama,
 )
-
-from test_box_metrics import random_tracks
-from test_depth_metrics import random_depth
-from test_metrics_compiled import compiled_update
-from test_pose_metrics import random_trajectories
-from test_tapvid_metrics import random_case
 
 
 def run_update(metric, y_true, y_pred, weight, compiled):
@@ -98,7 +97,8 @@ def test_tapvid_keras_metric_refuses_an_empty_input():
 
 def test_keras_metric_refuses_a_weight_per_video_of_another_batch():
     y_true, y_pred = tapvid_keras_args(random_case(6, batch=3))
-    with pytest.raises(ValueError, match=r"`sample_weight` must hold one weight per video, \(B,\) with B = 3"):
+    with pytest.raises(ValueError,
+                       match=r"`sample_weight` must hold one weight per video, \(B,\) with B = 3"):
         TapVidMetrics().update_state(y_true, y_pred, sample_weight=np.ones(2, "float32"))
 
 

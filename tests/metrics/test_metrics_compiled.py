@@ -8,13 +8,12 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-
-from keras4ds.metrics import BoxTrackingIoU, CameraPoseMetrics, DepthMetrics, TapVidMetrics, TopKAccuracy
-
 from test_box_metrics import random_tracks
 from test_depth_metrics import random_depth
 from test_pose_metrics import random_trajectories
 from test_tapvid_metrics import random_case
+
+from keras4ds.metrics import BoxTrackingIoU, CameraPoseMetrics, DepthMetrics, TapVidMetrics, TopKAccuracy
 
 
 def compiled_update(metric, y_true, y_pred, sample_weight=None):

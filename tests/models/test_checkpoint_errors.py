@@ -3,10 +3,10 @@ import os
 
 import numpy as np
 import pytest
+from fixture_files import OFFICIAL_FORMAT
 
 import keras4ds
 from keras4ds.checkpoints.official import CheckpointError
-from fixture_files import OFFICIAL_FORMAT
 
 FIXTURE = os.path.join(OFFICIAL_FORMAT, "dev_backbone.npz")
 
@@ -54,7 +54,8 @@ def test_extra_key(tmp_path):
 def test_wrong_shape(tmp_path):
     key = "params/processor/layers_2/attention/out/bias"
     path = write_modified(tmp_path, lambda a: a.update({key: np.zeros(31, np.float32)}))
-    with pytest.raises(CheckpointError, match=r"layers_2/attention/out/bias has shape \(31,\), expected \(32,\)"):
+    with pytest.raises(CheckpointError,
+                       match=r"layers_2/attention/out/bias has shape \(31,\), expected \(32,\)"):
         keras4ds.load_official(path)
 
 

@@ -3,12 +3,12 @@ import os
 
 import numpy as np
 import pytest
+from fixture_files import OFFICIAL_FORMAT
 from keras import ops
 
 import keras4ds
 from keras4ds.cli import main
 from keras4ds.data.video_io import load_clip, read_frames
-from fixture_files import OFFICIAL_FORMAT
 
 FIXTURE = os.path.join(OFFICIAL_FORMAT, "dev_depth.npz")
 

@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
-
 from fixture_files import OFFICIAL_FORMAT
+
 from keras4ds.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -114,5 +114,6 @@ def test_convert_refuses_to_replace_a_folder_that_is_not_a_preset(tmp_path, caps
         main(["convert", DEPTH, str(folder)])
     assert exit.value.code == 2
     line, = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("keras4ds convert: error: ") and f"{folder} is a folder that is not a preset" in line
+    assert line.startswith("keras4ds convert: error: ")
+    assert f"{folder} is a folder that is not a preset" in line
     assert (folder / "notes.txt").read_text() == "keep me"

@@ -24,8 +24,9 @@ np.savez(sys.argv[4], official=ops.convert_to_numpy(official(video)),
 
 @pytest.mark.backend_independent
 def test_presets_travel_between_backends(tmp_path):
-    import keras4ds
     from keras import ops
+
+    import keras4ds
 
     video = np.random.default_rng(0).uniform(size=(1, 16, 32, 32, 3)).astype("float32")
     model = keras4ds.load_official(FIXTURE)  # jax, in this process

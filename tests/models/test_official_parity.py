@@ -3,12 +3,11 @@ import os
 
 import numpy as np
 import pytest
+from fixture_files import OFFICIAL_FORMAT as FIXTURES
 from keras import ops
+from official_reference import random_backbone_arrays, random_readout_arrays, reference_aux, reference_depth
 
 import keras4ds
-from fixture_files import OFFICIAL_FORMAT as FIXTURES
-from official_reference import (random_backbone_arrays, random_readout_arrays, reference_aux,
-                                reference_depth)
 
 
 def relative_error(got, want):

@@ -9,11 +9,16 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from fixture_files import OFFICIAL_FORMAT
 from keras import ops
 
-from fixture_files import OFFICIAL_FORMAT
-from keras4ds.checkpoints import (CheckpointError, load_official, load_preset, save_preset,
-                                  write_random_official)
+from keras4ds.checkpoints import (
+    CheckpointError,
+    load_official,
+    load_preset,
+    save_preset,
+    write_random_official,
+)
 from keras4ds.cli import main
 from keras4ds.models import DepthModel, FourDSEncoder
 

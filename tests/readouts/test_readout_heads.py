@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 
 from keras4ds.readouts import (
-    BoxTrackingProbe, ClassificationProbe, DepthProbe, PointTrackingProbe, PoseProbe,
-    TwoRateAdam, baseline_predictions, make_probe, probe_batch, task_metrics,
+    BoxTrackingProbe,
+    ClassificationProbe,
+    DepthProbe,
+    PointTrackingProbe,
+    PoseProbe,
+    TwoRateAdam,
+    baseline_predictions,
+    make_probe,
+    probe_batch,
+    task_metrics,
 )
 from keras4ds.readouts.features import encoder_features, readout_indices
 
@@ -60,7 +68,8 @@ def test_tracking_queries_are_independent(make_encoder, clips, task):
     for w in probe.readout.head.weights:  # non-zero head so outputs depend on the query
         w.assign(np.random.default_rng(0).normal(size=w.shape).astype("float32"))
     x, _ = probe_batch(task, clips[:1], num_queries=6)
-    key, other = ("query_points", [2.0, 0.9, 0.1]) if task == "points" else ("query_boxes", [0.1, 0.2, 0.5, 0.9])
+    key, other = (("query_points", [2.0, 0.9, 0.1]) if task == "points"
+                  else ("query_boxes", [0.1, 0.2, 0.5, 0.9]))
     f = {"features": _features(encoder, x), key: x[key]}
     pick = (lambda o: o["tracks"]) if task == "points" else (lambda o: o)
     out = keras.ops.convert_to_numpy(pick(probe(f)))
@@ -190,7 +199,8 @@ def test_bad_inputs_raise_clear_errors(make_encoder, clips):
     encoder = make_encoder()
     x, _ = probe_batch("points", clips[:1], num_queries=2)
     with pytest.raises(ValueError, match=r"query_points must be \(B, Q, 3\)"):
-        PointTrackingProbe(encoder, num_params=32, num_heads=2)(dict(x, query_points=x["query_points"][..., :2]))
+        probe = PointTrackingProbe(encoder, num_params=32, num_heads=2)
+        probe(dict(x, query_points=x["query_points"][..., :2]))
     with pytest.raises(KeyError, match="'video' or 'features'"):
         PoseProbe(encoder, num_params=32, num_heads=2)({"clip": x["video"]})
     with pytest.raises(ValueError, match="readout_index"):

@@ -6,7 +6,8 @@ import pytest
 
 from keras4ds.readouts.recipe import main
 
-TINY = ["--frames", "4", "--image-size", "32", "--train-clips", "4", "--eval-clips", "2", "--steps", "2", "--batch-size", "2",
+TINY = ["--frames", "4", "--image-size", "32", "--train-clips", "4", "--eval-clips", "2",
+        "--steps", "2", "--batch-size", "2",
         "--num-params", "16", "--num-heads", "2", "--scene-options",
         '{"num_tracks": 8, "num_objects": 1}']
 

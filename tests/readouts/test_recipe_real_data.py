@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 import pytest
-
 from format_writers import tapvid_video, write_pickle
+
 from keras4ds.readouts import recipe
 
 TINY = ["--frames", "4", "--image-size", "32", "--width", "16", "--depth", "1", "--heads", "2",

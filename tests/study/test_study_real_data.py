@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 import pytest
-
 from format_writers import tapvid_video, write_pickle, write_scannet
+
 from keras4ds.data.synthetic import generate_clip
 from keras4ds.data.video_io import write_video
 from keras4ds.study import BUDGETS, main

@@ -5,8 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from keras4ds.study import BUDGETS, EncoderSize, run_study
-from keras4ds.study import runner
+from keras4ds.study import BUDGETS, EncoderSize, run_study, runner
 
 BUDGET = BUDGETS["tiny"].replace(
     sizes=(EncoderSize.parse("a:8:1:2"), EncoderSize.parse("b:16:1:2")),
