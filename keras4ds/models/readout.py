@@ -54,17 +54,21 @@ class AttentionReadout(keras.layers.Layer):
 
     `call(features, queries=None)`: features `(B, T, N, C)`; with `external_queries=True`,
     queries `(B, Q, Dq)` are projected by Dense(P), otherwise `num_queries` learned queries
-    `(Q, heads, P/heads)` are used. Returns `(B, Q, num_classes)`, or `(B, num_classes)`
-    when Q == 1. No output activation.
+    `(Q, heads, P/heads)` are used. `mask`: None, or a `(Q, T*N)` bool array of the tokens
+    each query may attend to. Returns `(B, Q, num_classes)`, or `(B, num_classes)` when
+    Q == 1. No output activation.
 
     spatial_grid: None (official: the readout sees where a token is only through the
     features) or the token grid `(h, w)` with N = h*w: a fixed sine-cosine code of each
     token's grid position (`sincos_grid_code`) is added to the normalised features, so
     keys and values say where a token is whatever the encoder kept of its position.
+    mlp: False drops the residual MLP, so after the attention pooling the output is a linear
+    map of the pooled (normalised) features; True is the official readout.
     """
 
     def __init__(self, num_classes, num_params, num_heads, num_queries=1,
-                 external_queries=False, layer_norm_epsilon=1e-6, spatial_grid=None, **kwargs):
+                 external_queries=False, layer_norm_epsilon=1e-6, spatial_grid=None, mlp=True,
+                 **kwargs):
         super().__init__(**kwargs)
         if num_params % num_heads:
             raise ValueError(f"num_params ({num_params}) must be a multiple of num_heads "
@@ -76,6 +80,7 @@ class AttentionReadout(keras.layers.Layer):
         self.external_queries = external_queries
         self.layer_norm_epsilon = layer_norm_epsilon
         self.spatial_grid = None if spatial_grid is None else tuple(int(g) for g in spatial_grid)
+        self.use_mlp = bool(mlp)
 
     def build(self, features_shape, queries_shape=None):
         _, num_frames, _, channels = features_shape
@@ -114,7 +119,7 @@ class AttentionReadout(keras.layers.Layer):
         self.head = keras.layers.Dense(self.num_classes, name="head")
         self.head.build((None, None, self.num_params))
 
-    def call(self, features, queries=None, training=None):
+    def call(self, features, queries=None, mask=None, training=None):
         if self.external_queries and queries is None:
             raise ValueError("this readout was built with external_queries=True: pass "
                              "queries of shape (B, Q, Dq)")
@@ -131,7 +136,10 @@ class AttentionReadout(keras.layers.Layer):
             query = ops.broadcast_to(ops.cast(self.query, x.dtype),
                                      (batch, self.num_queries, heads, head_dim))
         key, value = self.key_embedding(x), self.value_embedding(x)
-        if training:  # the generic gradient is the faster one here on every backend (jax CPU,
+        if mask is not None:
+            token = ops.dot_product_attention(query, key, value,
+                                              mask=ops.convert_to_tensor(mask)[None, None])
+        elif training:  # the generic gradient is the faster one here on every backend (jax CPU,
             # 4DS-S depth readout step: 5.9 s against 10.3 s with heads-first attention)
             token = ops.dot_product_attention(query, key, value)
         else:
@@ -139,7 +147,8 @@ class AttentionReadout(keras.layers.Layer):
         num_queries = query.shape[1]
         flat = (batch, -1 if num_queries is None else num_queries, self.num_params)
         token = ops.reshape(query, flat) + self.token_dense(ops.reshape(token, flat))
-        token = token + self.mlp(self.mlp_norm(token))
+        if self.use_mlp:
+            token = token + self.mlp(self.mlp_norm(token))
         if num_queries == 1:
             token = ops.squeeze(token, axis=1)
         return self.head(token)
@@ -148,4 +157,5 @@ class AttentionReadout(keras.layers.Layer):
         return {**super().get_config(), "num_classes": self.num_classes,
                 "num_params": self.num_params, "num_heads": self.num_heads,
                 "num_queries": self.num_queries, "external_queries": self.external_queries,
-                "layer_norm_epsilon": self.layer_norm_epsilon, "spatial_grid": self.spatial_grid}
+                "layer_norm_epsilon": self.layer_norm_epsilon, "spatial_grid": self.spatial_grid,
+                "mlp": self.use_mlp}

@@ -11,6 +11,28 @@ from keras4ds.readouts.probe import Probe
 DEPTH_LOSSES = ("l1", "silog")
 
 
+def local_query_mask(output_grid, block, frames, token_grid, token_patch, radius):
+    """`(Q, T*h*w)` bool: output block q (of `block` (pt, ph, pw) pixels on `output_grid`)
+    may attend to the readout tokens (T frames of an `h x w` grid of `token_patch` (ph, pw)
+    pixels) in its own frames whose pixels lie within `radius` tokens of the block's."""
+    def spans(count, size):
+        starts = np.arange(count) * size
+        return starts, starts + size
+    q_t0, q_t1 = spans(output_grid[0], block[0])
+    q_y0, q_y1 = spans(output_grid[1], block[1])
+    q_x0, q_x1 = spans(output_grid[2], block[2])
+    t = np.arange(frames)
+    k_y0, k_y1 = spans(token_grid[0], token_patch[0])
+    k_x0, k_x1 = spans(token_grid[1], token_patch[1])
+    margin_y, margin_x = radius * token_patch[0], radius * token_patch[1]
+    in_t = (t[None] >= q_t0[:, None]) & (t[None] < q_t1[:, None])
+    in_y = (k_y1[None] > q_y0[:, None] - margin_y) & (k_y0[None] < q_y1[:, None] + margin_y)
+    in_x = (k_x1[None] > q_x0[:, None] - margin_x) & (k_x0[None] < q_x1[:, None] + margin_x)
+    mask = (in_t[:, None, None, :, None, None] & in_y[None, :, None, None, :, None]
+            & in_x[None, None, :, None, None, :])
+    return mask.reshape(int(np.prod(output_grid)), frames * token_grid[0] * token_grid[1])
+
+
 @keras.saving.register_keras_serializable("keras4ds")
 class DepthProbe(Probe):
     """Video -> depth `(B, T, H, W, 1)` in the units of the training depth.
@@ -19,6 +41,14 @@ class DepthProbe(Probe):
     output, each decoding its `pt*ph*pw` pixels. head='dpt': `DPTHead` on the states
     `readout_index` (default: 4 states evenly spread over the encoder depth).
     loss: 'l1' or 'silog' (scale-invariant log), on valid pixels (true depth > 0).
+    local_radius: None (official: every query attends to every token) or r >= 0: each
+    output block's query attends only to the tokens of its own frames within r tokens of
+    its pixels (`local_query_mask`), so it reads the encoder's features where the depth is
+    instead of having to learn where to look. readout_mlp: False ends the head in linear maps
+    of the attention-pooled features (`AttentionReadout(mlp=False)`). Measured on the long
+    study's w32 encoders (300 steps of 8 on 2048 scenes), neither separates pretrained from
+    random init: AbsRel 0.318 / 0.316 (local, radius 0), 0.348 / 0.353 (local, no MLP),
+    against 0.336 / 0.334 for the global readout (spreads 0.013-0.014).
     Inputs `{"video"|"features"}`; targets `{"depth": (B, T, H, W, 1)}`.
     """
 
@@ -26,7 +56,7 @@ class DepthProbe(Probe):
 
     def __init__(self, encoder, frozen=True, readout_index=None, num_params=256, num_heads=4,
                  decoding_patch_size=(2, 8, 8), head="attention", loss="l1", dpt_features=64,
-                 **kwargs):
+                 local_radius=None, readout_mlp=True, **kwargs):
         if head not in ("attention", "dpt"):
             raise ValueError(f"head must be 'attention' or 'dpt'; got {head!r}")
         if loss not in DEPTH_LOSSES:
@@ -40,7 +70,12 @@ class DepthProbe(Probe):
             raise ValueError("motion_features is for the attention head; the DPT head reads "
                              "the encoder states directly")
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, **kwargs)
+        if local_radius is not None and (head != "attention" or int(local_radius) < 0):
+            raise ValueError(f"local_radius is a radius in tokens (>= 0) for the attention "
+                             f"head; got {local_radius!r} with head {head!r}")
         self.head_kind, self.loss_kind, self.dpt_features = head, loss, dpt_features
+        self.local_radius = None if local_radius is None else int(local_radius)
+        self.readout_mlp = bool(readout_mlp)
         self.decoding_patch_size = tuple(decoding_patch_size)
         sizes = (encoder.num_frames, *encoder.image_size)
         if head == "dpt":
@@ -55,8 +90,14 @@ class DepthProbe(Probe):
         self.readout = AttentionReadout(
             num_classes=int(np.prod(self.decoding_patch_size)), num_params=num_params,
             num_heads=num_heads, num_queries=int(np.prod(self.output_grid)),
-            spatial_grid=self.readout_grid, name="readout")
+            spatial_grid=self.readout_grid, mlp=self.readout_mlp, name="readout")
         self.readout.build(self.readout_features_shape)
+        self.query_mask = None
+        if self.local_radius is not None:
+            token_patch = tuple(s // g for s, g in zip(encoder.image_size, encoder.grid[1:]))
+            self.query_mask = local_query_mask(self.output_grid, self.decoding_patch_size,
+                                               encoder.num_frames, encoder.grid[1:],
+                                               token_patch, self.local_radius)
 
     def call(self, inputs):
         if self.head_kind == "dpt":
@@ -64,7 +105,7 @@ class DepthProbe(Probe):
             width = self.encoder.width
             states = [features[..., i * width:(i + 1) * width] for i in range(len(self.readout_index))]
             return self.dpt(states)
-        patches = self.readout(self.readout_features(inputs))
+        patches = self.readout(self.readout_features(inputs), mask=self.query_mask)
         return unpatchify(patches, self.output_grid, self.decoding_patch_size, 1)
 
     def task_loss(self, targets, outputs):
@@ -74,4 +115,5 @@ class DepthProbe(Probe):
 
     def get_config(self):
         return {**super().get_config(), "decoding_patch_size": self.decoding_patch_size,
-                "head": self.head_kind, "loss": self.loss_kind, "dpt_features": self.dpt_features}
+                "head": self.head_kind, "loss": self.loss_kind, "dpt_features": self.dpt_features,
+                "local_radius": self.local_radius, "readout_mlp": self.readout_mlp}
