@@ -6,5 +6,5 @@ from keras4ds.inference.long_video import (
     iter_depth,
     iter_encoder_features,
 )
-from keras4ds.inference.video_folder import extract_folder_features, list_videos, read_video
+from keras4ds.inference.video_folder import extract_folder_features, list_videos, pad_frames, read_video
 from keras4ds.inference.windows import blend_windows, window_starts, window_weights

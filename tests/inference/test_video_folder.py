@@ -149,3 +149,12 @@ def test_a_folder_without_videos_is_an_error(tmp_path, encoder_preset, capsys, m
     with pytest.raises(SystemExit):
         main(["features", folder, "--weights", weights, "--out", str(tmp_path / "out")])
     assert message in capsys.readouterr().err
+
+
+def test_pad_frames_makes_a_still_clip_of_an_image_and_rounds_up_to_tubelets():
+    image = np.random.default_rng(0).random((1, 8, 8, 3)).astype("float32")
+    still = pad_frames(image, 16, 2)
+    assert still.shape == (16, 8, 8, 3) and (still == image).all()
+    clip = np.random.default_rng(1).random((17, 8, 8, 3)).astype("float32")
+    padded = pad_frames(clip, 16, 2)
+    assert padded.shape == (18, 8, 8, 3) and (padded[:17] == clip).all() and (padded[17] == clip[16]).all()
