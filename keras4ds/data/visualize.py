@@ -62,8 +62,9 @@ def draw_clip(clip: dict, scale: int = 4, max_tracks: int = 64, trail: int = 4,
         for k in range(len(boxes)):
             if box_vis[k, i]:
                 y0, x0, y1, x1 = boxes[k, i] * [h * s, w * s, h * s, w * s]
-                draw.rectangle([x0, y0, x1 - 1, y1 - 1], outline=tuple(int(c) for c in bcol[k]),
-                               width=max(1, s // 2))
+                (y0, y1), (x0, x1) = sorted((y0, y1)), sorted((x0, x1))  # predicted boxes may be
+                draw.rectangle([x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)],  # inverted or thin
+                               outline=tuple(int(c) for c in bcol[k]), width=max(1, s // 2))
         for n in range(len(tracks)):
             color = tuple(int(c) for c in tcol[n])
             pts = [(tracks[n, j, 0] * s, tracks[n, j, 1] * s, visible[n, j])

@@ -30,3 +30,10 @@ def test_draw_clip_tool(tmp_path):
     video = video_io.read_frames(out + ".mp4")
     assert video.shape == (4, 32, 96, 3)
     assert Image.open(out + ".png").size[0] > 96
+
+
+def test_inverted_and_thin_predicted_boxes_are_drawn():
+    video = np.zeros((2, 16, 16, 3), np.float32)
+    boxes = np.array([[[0.6, 0.6, 0.2, 0.2], [0.5, 0.5, 0.5, 0.51]]], np.float32)  # (K, T, 4)
+    frames = visualize.draw_clip({"video": video, "boxes": boxes}, scale=2)
+    assert frames.shape[0] == 2 and frames[0].max() > 0  # the inverted box is drawn as its hull

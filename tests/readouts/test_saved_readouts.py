@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -46,7 +47,7 @@ def test_save_and_load_keep_the_weights_and_settings(tmp_path):
     assert loaded.readout_position and loaded.frozen
     assert len(loaded.weights) == len(probe.weights)
     for a, b in zip(probe.weights, loaded.weights):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     assert not [n for n in os.listdir(tmp_path) if ".tmp-" in n]
 
 
