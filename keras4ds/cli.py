@@ -1,5 +1,5 @@
 """`keras4ds` command line: convert official checkpoints, depth for a video, features for a
-folder of videos, the study.
+folder of videos, a readout probe (`keras4ds probe TASK`, the recipes' runner), the study.
 
 A user error (a bad input, an output path that cannot be written) ends the command with
 one line, `keras4ds COMMAND: error: MESSAGE`, on stderr and exit status 2; `--debug`
@@ -150,6 +150,19 @@ def study(argv):
     return study_main(argv)
 
 
+def probe(argv):
+    """`keras4ds probe TASK ...`: `recipes/probe_TASK.py` (see `keras4ds probe TASK --help`)."""
+    from keras4ds.readouts.batches import TASKS
+
+    if not argv or argv[0] not in TASKS:
+        raise ValueError(f"keras4ds probe needs a task first, one of {', '.join(TASKS)}; "
+                         f"got {argv[:1] or 'nothing'}")
+    from keras4ds.readouts.recipe import main as probe_main
+
+    probe_main(argv[0], argv[1:])
+    return 0
+
+
 def _positive(text):
     """argparse type: a number > 0."""
     value = float(text)
@@ -162,6 +175,8 @@ def _run(argv):
     """Parse `argv` and run its command."""
     if argv[:1] == ["study"]:
         return study(argv[1:])
+    if argv[:1] == ["probe"]:
+        return probe(argv[1:])
     parser = argparse.ArgumentParser(prog="keras4ds", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +204,7 @@ def _run(argv):
                    help="frames to the encoder size straight (default) or centre-cropped, or "
                         "kept at their size with the position embedding resized")
     p.set_defaults(run=features)
+    commands.add_parser("probe", help="train and score a readout: keras4ds probe TASK --help")
     commands.add_parser("study", help="the miniature 4DS study (see `keras4ds study --help`)")
     args = parser.parse_args(argv)
     if isinstance(getattr(args, "start", None), str) and args.start.isdigit():
