@@ -4,11 +4,11 @@ For demos, tests and benchmarks without the released files: `load_official` read
 the real ones, but whatever they predict is meaningless.
 """
 import os
-import secrets
 
 import numpy as np
 
 from keras4ds.checkpoints.official import BACKBONE_PREFIX, DEPTH_ENCODER_PREFIX, DEPTH_READOUT_PREFIX
+from keras4ds.utils import write_staged
 
 
 def official_format_arrays(width, depth, mlp_dim, num_heads, grid, patch_size, seed=0,
@@ -82,18 +82,10 @@ def save_official_npz(path, arrays):
     """Write `arrays` (name -> float32 array) as an uncompressed `.npz` (the official
     files' container) via a temporary file and a rename; returns `path`. The file gets
     the usual mode (0o666 less the umask)."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    staged = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        with open(staged, "xb") as f:
+    def write(staged):
+        with open(staged, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(staged, path)
-    except BaseException:
-        if os.path.exists(staged):
-            os.unlink(staged)
-        raise
-    return path
+    return write_staged(os.fspath(path), write)
 
 
 def write_random_official(path, width=32, depth=4, mlp_dim=128, num_heads=2, num_frames=16,
