@@ -80,15 +80,6 @@ def convert(args):
     print(f"wrote {type(model).__name__} ({model.count_params():,} parameters) to {out}")
 
 
-def _write_replacing(path, write):
-    """`write(staged_path)` next to `path` (same extension), then rename it to `path`."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    root, ext = os.path.splitext(path)
-    staged = f"{root}.tmp-{os.getpid()}{ext}"
-    write(staged)
-    os.replace(staged, path)
-
-
 def depth(args):
     """Depth for the first T frames of a video: MP4 (RGB | depth) + PNG + optional .npy."""
     check_input_path(args.video)
@@ -103,6 +94,7 @@ def depth(args):
     from keras4ds.data.video_io import load_clip, write_video
     from keras4ds.data.visualize import colorize_depth
     from keras4ds.models import DepthModel
+    from keras4ds.utils import write_staged
 
     model = _load_model(args.weights)
     if not isinstance(model, DepthModel):
@@ -115,10 +107,10 @@ def depth(args):
     panel = np.concatenate([rgb, colorize_depth(predicted)], axis=2)
     from PIL import Image
 
-    _write_replacing(args.out, lambda staged: write_video(staged, panel, fps=args.fps))
-    _write_replacing(png, Image.fromarray(panel[len(panel) // 2]).save)
+    write_staged(args.out, lambda staged: write_video(staged, panel, fps=args.fps))
+    write_staged(png, Image.fromarray(panel[len(panel) // 2]).save)
     if args.npy:
-        _write_replacing(args.npy, lambda staged: np.save(staged, predicted))
+        write_staged(args.npy, lambda staged: np.save(staged, predicted))
     print(f"depth {predicted.shape} in [{predicted.min():.3g}, {predicted.max():.3g}] "
           f"-> {args.out}, {png}" + (f", {args.npy}" if args.npy else ""))
 

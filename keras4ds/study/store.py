@@ -1,7 +1,8 @@
 """The study's output folder: atomic JSON/NPZ writes and finished-stage bookkeeping.
 
 A stage is finished when its result file exists; results are written atomically (a temp
-name then `os.replace`), so an interrupted stage leaves no result and reruns.
+name then a rename, `keras4ds.utils.write_staged`), so an interrupted stage leaves no
+result and reruns.
 """
 from __future__ import annotations
 
@@ -11,10 +12,7 @@ import os
 
 import numpy as np
 
-
-def _staging_name(path: str) -> str:
-    root, ext = os.path.splitext(path)
-    return f"{root}.tmp-{os.getpid()}{ext}"
+from keras4ds.utils import write_staged
 
 
 def _finite_or_none(value):
@@ -31,12 +29,10 @@ def _finite_or_none(value):
 
 def write_json(path: str, data) -> str:
     """Write `data` as JSON atomically; NaN/inf become null (strict JSON)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    staged = _staging_name(path)
-    with open(staged, "w") as f:
-        json.dump(_finite_or_none(data), f, indent=2, allow_nan=False)
-    os.replace(staged, path)
-    return path
+    def write(staged):
+        with open(staged, "w") as f:
+            json.dump(_finite_or_none(data), f, indent=2, allow_nan=False)
+    return write_staged(path, write)
 
 
 def read_json(path: str):
@@ -51,12 +47,10 @@ def read_json(path: str):
 
 def write_npz(path: str, arrays: dict) -> str:
     """Write arrays to an `.npz` atomically."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    staged = _staging_name(path)
-    with open(staged, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(staged, path)
-    return path
+    def write(staged):
+        with open(staged, "wb") as f:
+            np.savez(f, **arrays)
+    return write_staged(path, write)
 
 
 class StudyFolder:
