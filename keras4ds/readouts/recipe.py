@@ -9,10 +9,11 @@ same clips instead of training one.
 import argparse
 import json
 import os
-import tempfile
 
 import numpy as np
 from tqdm import tqdm
+
+from keras4ds.utils import write_staged
 
 TRAINING_DEFAULTS = {"steps": 300, "batch_size": 16, "learning_rate": 1e-3}
 # The template points head matches every pixel window of every frame (about 0.35 s per
@@ -148,10 +149,10 @@ def make_clips(args, task, start, count, spec=None, frames=None):
 
 
 def _write_json(path, payload):
-    handle, temp = tempfile.mkstemp(suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(handle, "w") as f:
-        json.dump(payload, f, indent=2, default=float)
-    os.replace(temp, path)
+    def write(staged):
+        with open(staged, "w") as f:
+            json.dump(payload, f, indent=2, default=float)
+    write_staged(path, write)
 
 
 def main(task, argv=None):
