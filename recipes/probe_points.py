@@ -2,15 +2,9 @@
 
 Example: python recipes/probe_points.py --steps 300 --out out/probe_points
 Writes points metrics JSON (probe vs trivial baseline), a loss curve and pictures; see
-`keras4ds.readouts.recipe` and `--help`.
+`keras4ds_apps.probe` and `--help`.
 """
-import os
-import sys
-
-if "--backend" in sys.argv[:-1]:  # the Keras backend is fixed when keras is first imported
-    os.environ["KERAS_BACKEND"] = sys.argv[sys.argv.index("--backend") + 1]
-
-from keras4ds.readouts.recipe import main  # noqa: E402
+from keras4ds_apps.probe import main
 
 if __name__ == "__main__":
     main("points")

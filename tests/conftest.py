@@ -1,4 +1,5 @@
-"""Shared test set-up: backend selection and the backend-independent marker."""
+"""Shared test set-up: backend selection, the backend-independent marker, and `tools/` on
+the path (the tools' modules import each other by name, as under `python tools/X.py`)."""
 import json
 import os
 import subprocess
@@ -7,6 +8,8 @@ import sys
 import pytest
 
 BACKEND = os.environ.get("KERAS_BACKEND", "jax")
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
+sys.path.insert(0, os.path.abspath(TOOLS))
 
 
 def pytest_collection_modifyitems(config, items):

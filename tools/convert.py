@@ -4,7 +4,7 @@ Usage: python tools/convert.py IN.npz OUT_DIR   (same as `keras4ds convert IN.np
 """
 import sys
 
-from keras4ds.cli import main
+from keras4ds_apps.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["convert", *sys.argv[1:]]))

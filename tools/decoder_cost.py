@@ -47,10 +47,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     import jax
     import numpy as np
+    from mae_benchmark import stateless_train_step
     from tqdm import tqdm
 
     from keras4ds.mae import MaskedAutoencoder, make_optimizer
-    from keras4ds.mae.benchmark import stateless_train_step
     from keras4ds.models import FourDSEncoder
 
     encoder = FourDSEncoder.from_size(args.size, num_frames=args.frames,

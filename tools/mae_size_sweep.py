@@ -41,7 +41,7 @@ def parse_args():
 
 def cached_videos(args, tag, seeds):
     """Procedural clips of `seeds`, generated once and kept as .npy in args.out."""
-    from keras4ds.study.clips import generate_clips
+    from keras4ds_apps.study.clips import generate_clips
 
     path = os.path.join(args.out, f"clips_{tag}_ts{args.ts}.npy")
     if not os.path.exists(path):
@@ -57,7 +57,7 @@ def main(args):
     from keras4ds.mae import MaskedAutoencoder, pretrain
     from keras4ds.mae.evaluate import heldout_loss
     from keras4ds.models import FourDSEncoder
-    from keras4ds.study.runner import video_batches
+    from keras4ds_apps.study.runner import video_batches
 
     os.makedirs(args.out, exist_ok=True)
     train = cached_videos(args, f"train{args.clips}", range(args.clips))

@@ -41,7 +41,7 @@ def token_rows(encoder, clips, count):
     """h_L token features `(n, D)` and motion targets `(n, 3)` of the first `count` clips,
     tokens without a track left out."""
     from keras4ds.readouts import compute_features
-    from keras4ds.study.feature_probes import token_speed, token_velocity
+    from keras4ds_apps.study.feature_probes import token_speed, token_velocity
 
     clips = {k: clips[k][:count] for k in ("video", "tracks", "visible")}
     features = compute_features(encoder, clips["video"], encoder.depth, progress=True)
@@ -77,8 +77,8 @@ def main():
     args = parse_args()
     from keras4ds.checkpoints import load_preset
     from keras4ds.models import FourDSEncoder
-    from keras4ds.study.feature_probes import ridge_r2
-    from keras4ds.study.store import StudyFolder
+    from keras4ds_apps.study.feature_probes import ridge_r2
+    from keras4ds_apps.study.store import StudyFolder
 
     folder = StudyFolder(args.study)
     clip_files = [folder.clips("probe_train"), folder.clips("eval")]

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from keras4ds.distribution.plan import plan
+from memory_plan import plan
 
 GIB = 2 ** 30
 

@@ -7,8 +7,8 @@ Each --config is SIZE:IMAGE_SIZE:BATCH:MASK_RATIO (16 frames, standard decoder 5
 mesh 1x1, float32). For each, with and without remat of the encoder blocks, the MAE
 loss+gradient step is compiled by JAX on CPU on abstract inputs and its XLA temp bytes
 (activations kept for the backward pass + scratch) are compared with
-`keras4ds.distribution.plan(...)` activations at 4 bytes per value. Runs on the JAX backend
-with XLA's memory-minimising CPU scheduler (see keras4ds.distribution.compiled_memory).
+`memory_plan.plan(...)` activations at 4 bytes per value. Runs on the JAX backend
+with XLA's memory-minimising CPU scheduler (see tools/compiled_memory.py).
 """
 import argparse
 import os
@@ -29,9 +29,9 @@ DEFAULT_CONFIGS = ("ti:112:2:0.95", "ti:224:1:0.95", "s:112:2:0.95", "s:224:1:0.
 def measure(size, image_size, batch, mask_ratio, remat, frames=16):
     """(plan activation bytes, XLA temp bytes) for one configuration."""
     import keras
+    from compiled_memory import gradient_step_memory
+    from memory_plan import plan
 
-    from keras4ds.distribution.compiled_memory import gradient_step_memory
-    from keras4ds.distribution.plan import plan
     from keras4ds.mae import MaskedAutoencoder
     from keras4ds.models import FourDSEncoder
 

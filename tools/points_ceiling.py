@@ -65,9 +65,9 @@ def decoded_videos(encoder, index, train_videos, eval_videos, ridge):
 def template_jaccard(videos, inputs, targets, radius):
     """Average Jaccard of `template_tracks` on `videos` (all points called visible)."""
     import numpy as np
+    from template_tracks import template_tracks
 
     from keras4ds.readouts.evaluate import task_metrics
-    from keras4ds.readouts.template import template_tracks
 
     tracks = np.stack([template_tracks(v, q, radius)
                        for v, q in zip(videos, inputs["query_points"])])

@@ -18,7 +18,6 @@ package; import the others as you need them):
   of ``generate_clip`` — ``task_clips(task, "FORMAT:PATH", T, size)`` (class folders
   need TensorFlow for the file listing).
 - ``visualize``: clips drawn with their labels (``tools/draw_clip.py``).
-- ``benchmark``: ``python -m keras4ds.data.benchmark`` (see ``benchmarks/data.md``).
 
 Conventions everywhere: video float32 in [0, 1] ``(T, H, W, 3)``; pixel ``x`` right, ``y``
 down, pixel centres at integer + 0.5; ``extrinsics`` world-to-camera (OpenCV axes);

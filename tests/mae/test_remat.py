@@ -111,17 +111,3 @@ def test_remat_encoder_uses_current_weights_between_calls():
     kernel.assign(kernel * 2.0)
     second = keras.ops.convert_to_numpy(encoder(video))
     assert np.abs(second - first).max() > 1e-3
-
-
-def test_recipe_remat_flag_builds_a_remat_encoder():
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "recipes", "pretrain_mae.py")
-    spec = importlib.util.spec_from_file_location("pretrain_mae_recipe_remat", path)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    tiny = ["--out", "unused", "--width", "32", "--depth", "1", "--mlp-dim", "64", "--heads", "2",
-            "--frames", "4", "--image-size", "16", "--patch", "2", "4", "4"]
-    assert recipe.make_encoder(recipe.parse_args(tiny + ["--remat"])).remat
-    assert not recipe.make_encoder(recipe.parse_args(tiny)).remat

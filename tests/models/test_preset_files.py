@@ -19,8 +19,8 @@ from keras4ds.checkpoints import (
     save_preset,
     write_random_official,
 )
-from keras4ds.cli import main
 from keras4ds.models import DepthModel, FourDSEncoder
+from keras4ds_apps.cli import main
 
 STAGING = ".preset-enc.staging-4242-0123abcd"  # as a save killed while writing leaves it
 ASIDE = ".preset-enc.old"  # as a save killed before renaming the new folder in leaves it

@@ -17,7 +17,7 @@ TINY = ["--frames", "4", "--image-size", "32", "--width", "16", "--depth", "1", 
 
 
 def _recipe(task, args):
-    subprocess.run([sys.executable, "-c", "import sys; from keras4ds.readouts.recipe import main; "
+    subprocess.run([sys.executable, "-c", "import sys; from keras4ds_apps.probe import main; "
                     f"main({task!r}, sys.argv[1:])", *args], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ)
 
@@ -77,7 +77,7 @@ def test_save_readout_wants_a_probe_and_a_keras_name(tmp_path):
 
 
 def test_eval_only_and_readout_go_together(tmp_path):
-    from keras4ds.readouts.recipe import main
+    from keras4ds_apps.probe import main
 
     with pytest.raises(ValueError, match="--eval-only and --readout FILE go together"):
         main("depth", TINY + ["--out", str(tmp_path), "--eval-only"])

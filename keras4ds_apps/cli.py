@@ -1,0 +1,209 @@
+"""`keras4ds` command line: convert official checkpoints, depth for a video, features for a
+folder of videos, a readout probe (`keras4ds probe TASK`, the recipes' runner), the study.
+
+A user error (a bad input, an output path that cannot be written) ends the command with
+one line, `keras4ds COMMAND: error: MESSAGE`, on stderr and exit status 2; `--debug`
+anywhere on the command line (or KERAS4DS_DEBUG=1) shows the traceback instead.
+"""
+import argparse
+import os
+import sys
+
+from keras4ds_apps.paths import check_input_path, check_output_path
+
+# What the package raises for bad input, and the system for paths it cannot use.
+USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
+
+
+class CommandError(SystemExit):
+    """Exit status 2 after a user error's one line is on stderr; `str()` is the message."""
+
+    def __init__(self, message):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+def _load_model(weights):
+    """An official `.npz` file or a preset folder -> Keras model."""
+    import keras4ds
+
+    if os.path.isdir(weights):
+        return keras4ds.load_preset(weights)
+    return keras4ds.load_official(weights)
+
+
+def _check_preset_output(path):
+    """The output of `convert` is replaced whole: refuse a folder that is not a preset."""
+    check_output_path(path, folder=True)
+    from keras4ds.checkpoints.preset import check_replaceable
+
+    check_replaceable(path)
+
+
+def convert(args):
+    """Official `.npz` -> Keras preset folder (`config.json` + `model.weights.h5`)."""
+    check_input_path(args.input)
+    _check_preset_output(args.output)
+    import keras4ds
+
+    model = keras4ds.load_official(args.input)
+    out = keras4ds.save_preset(model, args.output)
+    print(f"wrote {type(model).__name__} ({model.count_params():,} parameters) to {out}")
+
+
+def depth(args):
+    """Depth for the first T frames of a video: MP4 (RGB | depth) + PNG + optional .npy."""
+    check_input_path(args.video)
+    check_input_path(args.weights)
+    png = os.path.splitext(args.out)[0] + ".png"
+    for path in (args.out, png, args.npy):
+        if path:
+            check_output_path(path)
+    import numpy as np
+    from keras import ops
+
+    from keras4ds.data.video_io import load_clip, write_video
+    from keras4ds.data.visualize import colorize_depth
+    from keras4ds.models import DepthModel
+    from keras4ds.utils import write_staged
+
+    model = _load_model(args.weights)
+    if not isinstance(model, DepthModel):
+        raise TypeError(f"{args.weights} holds a {type(model).__name__}, not a depth model")
+    frames, height, width, _ = model.encoder.input_video_shape
+    clip = load_clip(args.video, num_frames=frames, height=height, width=width,
+                     stride=args.stride, start=args.start)
+    predicted = ops.convert_to_numpy(model.predict_on_batch(clip[None]))[0]
+    rgb = (clip * 255).round().astype(np.uint8)
+    panel = np.concatenate([rgb, colorize_depth(predicted)], axis=2)
+    from PIL import Image
+
+    write_staged(args.out, lambda staged: write_video(staged, panel, fps=args.fps))
+    write_staged(png, Image.fromarray(panel[len(panel) // 2]).save)
+    if args.npy:
+        write_staged(args.npy, lambda staged: np.save(staged, predicted))
+    print(f"depth {predicted.shape} in [{predicted.min():.3g}, {predicted.max():.3g}] "
+          f"-> {args.out}, {png}" + (f", {args.npy}" if args.npy else ""))
+
+
+def features(args):
+    """Encoder features of every video in a folder: `OUT/NAME.npz` each plus `OUT/index.json`."""
+    check_input_path(args.videos)
+    check_input_path(args.weights)
+    check_output_path(args.out, folder=True)
+    from keras4ds.inference.video_folder import extract_folder_features, list_videos
+    from keras4ds.models import DepthModel, FourDSEncoder
+    from keras4ds.readouts.cache import encoder_fingerprint
+
+    list_videos(args.videos)  # an empty or wrong folder fails before the weights load
+    model = _load_model(args.weights)
+    encoder = model.encoder if isinstance(model, DepthModel) else model
+    if not isinstance(encoder, FourDSEncoder):
+        raise TypeError(f"{args.weights} holds a {type(model).__name__}, not a 4DS encoder")
+    index = extract_folder_features(
+        encoder, args.videos, args.out, weights_name=encoder_fingerprint(encoder)[:16],
+        hidden_state=args.hidden_state, stride=args.stride, frame_stride=args.frame_stride,
+        resize=args.resize)
+    print(f"features of {len(index['videos'])} videos -> {os.path.join(args.out, 'index.json')}")
+
+
+def study(argv):
+    from keras4ds_apps.study import main as study_main
+
+    return study_main(argv)
+
+
+def probe(argv):
+    """`keras4ds probe TASK ...`: `recipes/probe_TASK.py` (see `keras4ds probe TASK --help`)."""
+    from keras4ds.readouts.batches import TASKS
+
+    if not argv or argv[0] not in TASKS:
+        raise ValueError(f"keras4ds probe needs a task first, one of {', '.join(TASKS)}; "
+                         f"got {argv[:1] or 'nothing'}")
+    from keras4ds_apps.probe import main as probe_main
+
+    probe_main(argv[0], argv[1:])
+    return 0
+
+
+def _positive(text):
+    """argparse type: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _run(argv):
+    """Parse `argv` and run its command."""
+    if argv[:1] == ["study"]:
+        return study(argv[1:])
+    if argv[:1] == ["probe"]:
+        return probe(argv[1:])
+    parser = argparse.ArgumentParser(prog="keras4ds", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("convert", help="official .npz -> Keras preset folder")
+    p.add_argument("input", help="official 4DS .npz (backbone or depth file)")
+    p.add_argument("output", help="preset folder to write")
+    p.set_defaults(run=convert)
+    p = commands.add_parser("depth", help="depth maps for a video")
+    p.add_argument("video", help="mp4/avi/mkv/webm/gif file")
+    p.add_argument("--weights", required=True, help="depth .npz or preset folder")
+    p.add_argument("--out", required=True, help="output .mp4 (RGB | depth side by side)")
+    p.add_argument("--npy", help="also save the raw depth (T, H, W, 1) here")
+    p.add_argument("--stride", type=int, default=1, help="frame stride")
+    p.add_argument("--start", default="start", help="first frame index, 'start' or 'center'")
+    p.add_argument("--fps", type=_positive, default=8.0, help="frame rate of the output video")
+    p.set_defaults(run=depth)
+    p = commands.add_parser("features", help="encoder features for every video in a folder")
+    p.add_argument("videos", help="folder of video files")
+    p.add_argument("--weights", required=True, help="official .npz or preset folder (encoder or depth)")
+    p.add_argument("--out", required=True, help="output folder: NAME.npz per video + index.json")
+    p.add_argument("--hidden-state", type=int, help="hidden state index (default: the last, h_L)")
+    p.add_argument("--stride", type=int, help="frames between windows (default: half the window)")
+    p.add_argument("--frame-stride", type=int, default=1, help="read every N-th frame")
+    p.add_argument("--resize", default="resize", choices=("resize", "crop", "native"),
+                   help="frames to the encoder size straight (default) or centre-cropped, or "
+                        "kept at their size with the position embedding resized")
+    p.set_defaults(run=features)
+    commands.add_parser("probe", help="train and score a readout: keras4ds probe TASK --help")
+    commands.add_parser("study", help="the miniature 4DS study (see `keras4ds study --help`)")
+    args = parser.parse_args(argv)
+    if isinstance(getattr(args, "start", None), str) and args.start.isdigit():
+        args.start = int(args.start)
+    args.run(args)
+    return 0
+
+
+def _fail(command, error):
+    """Print a user error as one line on stderr and exit with status 2."""
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    line = " ".join(str(message).split()) or type(error).__name__
+    print(f"keras4ds {command}: error: {line}", file=sys.stderr)
+    raise CommandError(line) from error
+
+
+def main(argv=None):
+    """Run the command of `argv` (default: sys.argv[1:]); see the module docstring."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get("KERAS4DS_DEBUG") == "1"
+    argv = [arg for arg in argv if arg != "--debug"]
+    command = argv[0] if argv else ""
+    try:
+        return _run(argv)
+    except SystemExit as exit:
+        if not isinstance(exit.code, str):  # argparse, --help, a CommandError
+            raise
+        _fail(command, exit)
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        _fail(command, error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

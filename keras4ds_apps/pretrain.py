@@ -1,0 +1,169 @@
+"""Runner behind `recipes/pretrain_mae.py`: pretrain a 4DS encoder as a masked video
+autoencoder (MAE).
+
+Examples:
+  python recipes/pretrain_mae.py --out runs/mae_s --size s --steps 2000 --batch 8
+  python recipes/pretrain_mae.py --out runs/tiny --width 64 --depth 2 --mlp-dim 256 --heads 2 \
+      --frames 8 --image-size 32 --patch 2 8 8 --mask-ratio 0.9 --steps 300 --batch 8
+  python recipes/pretrain_mae.py --out runs/tiny ... --resume      # continue after a crash
+
+Writes to --out: checkpoints/ (Orbax, every --checkpoint-every steps and at the end),
+metrics.csv (step,loss), tensorboard/, encoder_preset/ (load with keras4ds.load_preset),
+reconstruction.png and reconstruction.mp4 (input | masked input | reconstruction).
+Data: procedural scenes by default (seeded, endless), or --data folder:DIR,
+tfrecords:PATTERN, tfds:NAME; all read in a seeded order so --resume replays the same batches.
+"""
+import argparse
+import os
+
+from keras4ds_apps.backend import add_backend_argument, select_backend
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="run folder")
+    add_backend_argument(p)
+    p.add_argument("--size", default=None, help="4DS size: ti s m b l h g G e 22b")
+    p.add_argument("--width", type=int)
+    p.add_argument("--depth", type=int)
+    p.add_argument("--mlp-dim", type=int)
+    p.add_argument("--heads", type=int)
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--patch", type=int, nargs=3, default=(2, 16, 16))
+    p.add_argument("--data", default="synthetic",
+                   help="synthetic | folder:DIR | tfrecords:PATTERN | tfds:NAME")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1.5e-4)
+    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 5%%)")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--clipnorm", type=float, default=1.0)
+    p.add_argument("--decoder", choices=("standard", "masked", "cross"), default="standard")
+    p.add_argument("--mask-ratio", type=float, default=0.95)
+    p.add_argument("--tube-masking", action="store_true")
+    p.add_argument("--target-ratio", type=float, default=None, help="fraction of masked tokens decoded")
+    p.add_argument("--decoder-width", type=int, default=512)
+    p.add_argument("--decoder-depth", type=int, default=4)
+    p.add_argument("--decoder-heads", type=int, default=8)
+    p.add_argument("--no-norm-pix-loss", action="store_true", help="loss on raw pixels")
+    p.add_argument("--mixed-bf16", action="store_true", help="mixed_bfloat16 dtype policy")
+    p.add_argument("--remat", action="store_true",
+                   help="rematerialise encoder blocks in the backward pass (less memory, ~1 more forward)")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--augment", action="store_true",
+                   help="random crop, flip and colour jitter of every clip (seeded)")
+    p.add_argument("--tensorboard-every", type=int, default=10,
+                   help="steps between TensorBoard loss scalars (tensorboard/)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def make_dataset(args):
+    """Endless, seeded stream of `{"video": (B, T, H, W, 3)}` batches (with `--augment`, each
+    clip randomly cropped, flipped and colour-jittered, `keras4ds.data.augment`)."""
+    import tensorflow as tf
+
+    batches = _source_batches(args)
+    if not args.augment:
+        return batches
+    from keras4ds.data.augment import augment_dataset
+
+    clips = augment_dataset(batches.unbatch(), seed=args.seed)
+    return clips.batch(args.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _source_batches(args):
+    """The `--data` source as batches `{"video": (B, T, H, W, 3)}`."""
+    import tensorflow as tf
+
+    size = (args.frames, args.image_size, args.image_size)
+    kind, _, location = args.data.partition(":")
+    common = dict(seed=args.seed, repeat=True, batch_size=args.batch, prefetch=True)
+    if kind == "synthetic":
+        from keras4ds.data.synthetic_tf import synthetic_dataset
+
+        seeds = range(args.seed * 1_000_000, args.seed * 1_000_000 + 1_000_000)
+        ds = synthetic_dataset(seeds, *size, num_tracks=1)
+        videos = ds.map(lambda e: {"video": e["video"]})
+        return videos.batch(args.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    if kind == "folder":
+        from keras4ds.data.pipelines import video_folder_dataset
+
+        return video_folder_dataset(location, *size, skip_bad_files=True, **common)
+    if kind == "tfrecords":
+        from keras4ds.data.tfrecords import tfrecord_dataset
+
+        return tfrecord_dataset(location, *size, **common)
+    if kind == "tfds":
+        from keras4ds.data.pipelines import tfds_video_dataset
+
+        return tfds_video_dataset(location, "train", *size, **common)
+    raise ValueError(f"--data must be synthetic, folder:DIR, tfrecords:PATTERN or tfds:NAME, "
+                     f"got {args.data!r}")
+
+
+def make_encoder(args):
+    from keras4ds.models import FourDSEncoder, size_config
+
+    custom = dict(width=args.width, depth=args.depth, mlp_dim=args.mlp_dim, num_heads=args.heads)
+    config = size_config(args.size) if args.size else {}
+    config.update({k: v for k, v in custom.items() if v is not None})
+    missing = [k for k in ("width", "depth", "mlp_dim", "num_heads") if k not in config]
+    if missing:
+        raise SystemExit(f"give --size or all of --width --depth --mlp-dim --heads (missing {missing})")
+    return FourDSEncoder(**config, num_frames=args.frames, image_size=(args.image_size,) * 2,
+                         patch_size=tuple(args.patch), remat=args.remat)
+
+
+def tensorboard_dir(out_dir):
+    """Where the TensorBoard scalars go: `out_dir/tensorboard`, or nowhere (said once)
+    without the tensorboard package."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        print('tensorboard is not installed (pip install "keras4ds[tensorboard]"): '
+              'metrics go to metrics.csv only')
+        return None
+    return os.path.join(out_dir, "tensorboard")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    select_backend(args.backend)
+    import keras
+
+    from keras4ds.checkpoints import save_preset
+    from keras4ds.mae import MaskedAutoencoder, pretrain
+    from keras4ds.mae.visualize import draw_reconstruction
+
+    os.makedirs(args.out, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_bf16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    encoder = make_encoder(args)
+    mae = MaskedAutoencoder(encoder, decoder=args.decoder, mask_ratio=args.mask_ratio,
+                            decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
+                            decoder_heads=args.decoder_heads, norm_pix_loss=not args.no_norm_pix_loss,
+                            tube_masking=args.tube_masking, target_ratio=args.target_ratio,
+                            seed=args.seed)
+    dataset = make_dataset(args)
+    print(f"MAE {args.decoder} decoder, encoder {encoder.count_params():,} parameters, "
+          f"{mae.num_visible}/{mae.num_tokens} tokens visible, backend {keras.backend.backend()}")
+    history = pretrain(encoder, dataset, args.steps, mae=mae, learning_rate=args.lr,
+                       warmup_steps=args.warmup, weight_decay=args.weight_decay,
+                       clipnorm=args.clipnorm or None,
+                       checkpoint_dir=os.path.join(os.path.abspath(args.out), "checkpoints"),
+                       checkpoint_every=args.checkpoint_every, resume=args.resume,
+                       data_settings={"source": args.data, "seed": args.seed, "augment": args.augment,
+                                      "frames": args.frames, "image_size": args.image_size},
+                       csv_path=os.path.join(args.out, "metrics.csv"),
+                       tensorboard_dir=tensorboard_dir(args.out),
+                       tensorboard_every=args.tensorboard_every)
+    save_preset(encoder, os.path.join(args.out, "encoder_preset"))
+    batch = next(iter(dataset))
+    draw_reconstruction(mae, keras.ops.convert_to_numpy(batch["video"]), args.out)
+    if history["loss"]:
+        print(f"final loss {history['loss'][-1]:.4f} at step {history['step'][-1]}")
+    return history

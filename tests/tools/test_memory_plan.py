@@ -1,0 +1,44 @@
+import subprocess
+import sys
+
+import pytest
+from memory_plan import plan
+
+from keras4ds.models import count_parameters, size_config
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("size,expected", [("b", 87_439_104), ("e", 3_809_464_064)])
+def test_weight_enumeration_matches_published_parameter_counts(size, expected):
+    result = plan(size, (1, 1), 8)
+    assert result["encoder_parameters"] == expected == count_parameters(**size_config(size))
+
+
+@pytest.mark.backend_independent
+def test_model_axis_divides_sharded_state_and_remat_saves_memory():
+    one = plan("l", (1, 1), 8)
+    four = plan("l", (1, 4), 8)
+    replicated_share = one["parameters"] / 4
+    assert replicated_share < four["parameters"] < one["parameters"] / 3.9
+    assert four["optimizer"] == 2 * four["parameters"]
+    assert plan("l", (2, 4), 8)["activations"] == pytest.approx(four["activations"] / 2)
+    assert one["activations_remat"] < one["activations"]
+    with pytest.raises(ValueError, match="not divisible by the model axis"):
+        plan("b", (1, 16), 16)  # the 8-head decoder cannot be split 16 ways
+    with pytest.raises(ValueError, match="batch axis"):
+        plan("b", (3, 1), 8)
+
+
+@pytest.mark.backend_independent
+def test_cli_prints_22b_plan():
+    out = subprocess.run([sys.executable, "tools/plan.py", "--size", "22b", "--mesh", "16x16",
+                          "--batch", "2048", "--decoder-width", "1024", "--decoder-heads", "16"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "21,766,182,912 parameters" in out and "GiB per device" in out
+
+
+@pytest.mark.backend_independent
+def test_cli_issue_command_raises_decoder_heads_to_the_model_axis():
+    run = [sys.executable, "tools/plan.py", "--size", "22B", "--mesh", "16x16", "--batch", "2048"]
+    out = subprocess.run(run, capture_output=True, text=True, check=True).stdout
+    assert "planning a 16-head, width-1024 decoder" in out and "total, remat" in out
