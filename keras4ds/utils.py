@@ -1,5 +1,6 @@
 """Writes that never leave a half-written file: a temp name beside the target, then a rename."""
 import glob
+import json
 import os
 
 STAGED_MARK = ".tmp-"
@@ -33,3 +34,16 @@ def remove_staged_leftovers(folder: str) -> list[str]:
     for path in leftovers:
         os.remove(path)
     return leftovers
+
+
+def write_text(path: str, text: str) -> str:
+    """Write `text` to `path` through `write_staged`; returns `path`."""
+    def write(staged):
+        with open(staged, "w") as f:
+            f.write(text)
+    return write_staged(path, write)
+
+
+def write_json(path: str, data, indent: int = 2, **dump_options) -> str:
+    """Write `data` as JSON to `path` through `write_staged` (`json.dump` options pass on)."""
+    return write_text(path, json.dumps(data, indent=indent, **dump_options) + "\n")

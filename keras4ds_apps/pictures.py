@@ -1,23 +1,19 @@
 """Pictures of probe results: loss curves, predicted vs true depth, tracks, boxes, poses."""
 import os
-import tempfile
 
 import numpy as np
+
+from keras4ds.utils import write_staged
 
 
 def _save_png(path, image):
     from PIL import Image
-    handle, temp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(handle)
-    Image.fromarray(image).save(temp)
-    os.replace(temp, path)
+
+    write_staged(path, Image.fromarray(image).save)
 
 
 def _save_figure(path, figure):
-    handle, temp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(handle)
-    figure.savefig(temp, dpi=100)
-    os.replace(temp, path)
+    write_staged(path, lambda staged: figure.savefig(staged, dpi=100))
 
 
 def loss_curve(path, steps, losses, title):

@@ -13,7 +13,7 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from keras4ds.utils import write_staged
+from keras4ds.utils import write_json
 from keras4ds_apps.backend import add_backend_argument, select_backend
 
 TRAINING_DEFAULTS = {"steps": 300, "batch_size": 16, "learning_rate": 1e-3}
@@ -147,13 +147,6 @@ def make_clips(args, task, start, count, spec=None, frames=None):
     return clips
 
 
-def _write_json(path, payload):
-    def write(staged):
-        with open(staged, "w") as f:
-            json.dump(payload, f, indent=2, default=float)
-    write_staged(path, write)
-
-
 def main(task, argv=None):
     args = parser(task).parse_args(argv)
     select_backend(args.backend)
@@ -194,7 +187,7 @@ def main(task, argv=None):
                   encoder={"width": encoder.width, "depth": encoder.depth,
                            "init": ("readout" if readout else "official" if args.official
                                     else "preset" if args.preset else "random")})
-    _write_json(os.path.join(args.out, f"{task}_metrics.json"), result)
+    write_json(os.path.join(args.out, f"{task}_metrics.json"), result, default=float)
     if not readout:
         pictures.loss_curve(os.path.join(args.out, f"{task}_loss.png"), result["loss_steps"],
                             result["loss_history"], f"{task} probe")

@@ -46,6 +46,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from keras4ds.checkpoints.random_official import official_format_arrays, save_official_npz  # noqa: E402
+from keras4ds.utils import write_staged, write_text  # noqa: E402
 
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
@@ -820,16 +821,6 @@ def _reference_rows(results, case):
             "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |", *rows]
 
 
-def write_atomic(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def plot_throughput(report, path):
     """PNG bar chart: encoder clips/s per model and batch, one bar per backend, with the
     official Flax model and the PyTorch port where measured (same run)."""
@@ -862,12 +853,8 @@ def plot_throughput(report, path):
                  f"{report['machine']['cores']} cores")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
+    write_staged(path, lambda staged: fig.savefig(staged, dpi=100))
     plt.close(fig)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 JAX, TORCH = ("jax",), ("torch",)
@@ -979,14 +966,14 @@ def main(argv=None):
 
     def write(report):
         if json_path:
-            write_atomic(json_path, json.dumps(report, indent=1) + "\n")
+            write_text(json_path, json.dumps(report, indent=1) + "\n")
         text = markdown(report, title, command)
         if md_path:
-            write_atomic(md_path, text)
+            write_text(md_path, text)
         if args.suite == "performance":  # benchmarks/encoder.md and a PNG, same run
             plot_throughput(report, os.path.splitext(md_path)[0] + ".png")
             encoder_title, encoder_md, _ = SUITES["encoder"]
-            write_atomic(os.path.join(REPO, encoder_md),
+            write_text(os.path.join(REPO, encoder_md),
                          markdown(_encoder_subset(report), encoder_title, command))
         return text
     if args.render:  # rewrite the reports from a saved JSON report, measuring nothing

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from keras4ds.mae.evaluate import heldout_loss
+from keras4ds.utils import write_json, write_staged
 
 # Held-out scenes: the study's evaluation seeds, never used for pretraining.
 HELDOUT_FIRST_SEED = 2_000_000
@@ -89,10 +90,7 @@ def convergence(out, steps=200, sizes=((32, 2, 2), (64, 2, 4), (128, 2, 4)), fra
             draw_reconstruction(mae, held[:1], out)
     _plot(runs, os.path.join(out, "mae_loss.png"))
     result = {"config": config, "runs": runs}
-    tmp = os.path.join(out, ".tmp-convergence.json")
-    with open(tmp, "w") as f:
-        json.dump(result, f)
-    os.replace(tmp, os.path.join(out, "convergence.json"))
+    write_json(os.path.join(out, "convergence.json"), result, indent=None)
     return result
 
 
@@ -118,9 +116,7 @@ def _plot(runs, path):
     ax.set_ylabel("MSE, normalised pixels of masked tubelets")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    write_staged(path, lambda staged: fig.savefig(staged, dpi=100))
 
 
 def stateless_train_step(mae):

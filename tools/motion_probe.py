@@ -14,7 +14,6 @@ writes it to --out as JSON.
 """
 import argparse
 import glob
-import json
 import os
 import sys
 
@@ -104,11 +103,10 @@ def main():
         fmt = lambda values: " / ".join(f"{v:.3f}" for v in values)  # noqa: E731
         print(f"| {name} | {len(train_x)} | {fmt(ridge)} | {fmt(mlp)} |", flush=True)
     if args.out:
-        staged = f"{args.out}.tmp-{os.getpid()}"
-        with open(staged, "w") as f:
-            json.dump({"study": os.path.abspath(args.study), "fit_clips": args.fit_clips,
-                       "eval_clips": args.eval_clips, "rows": rows}, f, indent=1)
-        os.replace(staged, args.out)
+        from keras4ds.utils import write_json
+
+        write_json(args.out, {"study": os.path.abspath(args.study), "fit_clips": args.fit_clips,
+                              "eval_clips": args.eval_clips, "rows": rows}, indent=1)
 
 
 if __name__ == "__main__":

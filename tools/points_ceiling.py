@@ -11,7 +11,6 @@ the same matcher on the raw pixels and static points. Prints one markdown row pe
 and writes them to --out as JSON.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -122,10 +121,9 @@ def main(args):
     for row in rows:
         print(f"| {row['features']} | {row['r2']:.3f} | {row['template_aj']:.3f} |")
     result = {"static_aj": static, "rows": rows, "args": vars(args), "time": time.ctime()}
-    temporary = args.out + ".tmp"
-    with open(temporary, "w") as f:
-        json.dump(result, f, indent=1)
-    os.replace(temporary, args.out)
+    from keras4ds.utils import write_json
+
+    write_json(args.out, result, indent=1)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ exactly the demo's input up to JPEG loss.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ import numpy as np
 from keras4ds.data import video_io
 from keras4ds.data.pipelines import BadFiles, finish, resize_clip_tf, sample_clip_tf
 from keras4ds.data.tf_import import tensorflow as tf
+from keras4ds.utils import write_json
 
 __all__ = ["encode_example", "write_tfrecords", "tfrecord_dataset", "parse_example", "shard_names"]
 
@@ -163,10 +163,7 @@ def write_tfrecords(
         "size": list(size) if size else None,
         "skipped": bad.errors,
     }
-    tmp_manifest = f"{prefix}.json.tmp-{token}"
-    with open(tmp_manifest, "w") as fh:
-        json.dump(manifest, fh, indent=1)
-    os.replace(tmp_manifest, f"{prefix}.json")
+    write_json(f"{prefix}.json", manifest, indent=1)
     return manifest
 
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from keras4ds.data.video_io import VIDEO_EXTENSIONS, iter_frames, resize_frames, to_float
 from keras4ds.inference.long_video import encoder_features_long_video
-from keras4ds.utils import remove_staged_leftovers, write_staged
+from keras4ds.utils import remove_staged_leftovers, write_json, write_staged
 
 RESIZE_CHOICES = ("resize", "crop", "native")
 INDEX_NAME = "index.json"
@@ -87,10 +87,7 @@ def _read_index(out: str, settings: dict) -> dict:
 
 
 def _write_index(out: str, index: dict) -> None:
-    def write(staged):
-        with open(staged, "w") as f:
-            json.dump(index, f, indent=2)
-    write_staged(os.path.join(out, INDEX_NAME), write)
+    write_json(os.path.join(out, INDEX_NAME), index)
 
 
 def extract_folder_features(encoder, folder, out, weights_name, hidden_state=None, stride=None,

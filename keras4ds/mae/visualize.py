@@ -7,6 +7,7 @@ from keras import ops
 from keras4ds.data.video_io import write_video
 from keras4ds.data.visualize import contact_sheet
 from keras4ds.models.patches import unpatchify
+from keras4ds.utils import write_staged
 
 
 def draw_reconstruction(mae, video, out_dir):
@@ -27,7 +28,4 @@ def draw_reconstruction(mae, video, out_dir):
     for name, write in (("reconstruction.png", lambda p: plt.imsave(p, sheet, format="png")),
                         ("reconstruction.mp4", lambda p: write_video(
                             p, np.concatenate([video[0], masked, recon], axis=2), fps=4))):
-        path = os.path.join(out_dir, name)
-        tmp = os.path.join(out_dir, ".tmp-" + name)
-        write(tmp)
-        os.replace(tmp, path)
+        write_staged(os.path.join(out_dir, name), write)

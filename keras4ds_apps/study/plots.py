@@ -1,23 +1,21 @@
 """PNG figures of a study: metric against parameters per task, MAE loss curves, examples."""
 from __future__ import annotations
 
-import os
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras4ds.utils import write_staged  # noqa: E402
 from keras4ds_apps.study import examples  # noqa: E402
 
 
 def _save(fig, path: str) -> str:
-    staged = f"{os.path.splitext(path)[0]}.tmp-{os.getpid()}.png"
-    fig.savefig(staged, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(staged, path)
-    return path
+    try:
+        return write_staged(path, lambda staged: fig.savefig(staged, dpi=110, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
 def _scaling_axes(ax, task: str, summary: dict) -> None:

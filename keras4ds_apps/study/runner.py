@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from keras4ds.models import count_parameters
+from keras4ds.utils import write_text
 from keras4ds_apps.study import clips as clip_sets
 from keras4ds_apps.study import encoders, examples, feature_probes, plots
 from keras4ds_apps.study.report import render_markdown, summarise
@@ -342,8 +343,5 @@ def run_study(out_dir: str, budget, budget_name: str = "custom", data=None) -> d
     write_json(runs_path, runs)
     results["runs"] = runs
     write_json(folder.path("results.json"), results)
-    staged = folder.path(f"report.md.tmp-{os.getpid()}")
-    with open(staged, "w") as f:
-        f.write(render_markdown(results))
-    os.replace(staged, folder.path("report.md"))
+    write_text(folder.path("report.md"), render_markdown(results))
     return results

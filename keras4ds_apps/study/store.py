@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from keras4ds.utils import write_staged
+from keras4ds import utils
 
 
 def _finite_or_none(value):
@@ -29,10 +29,7 @@ def _finite_or_none(value):
 
 def write_json(path: str, data) -> str:
     """Write `data` as JSON atomically; NaN/inf become null (strict JSON)."""
-    def write(staged):
-        with open(staged, "w") as f:
-            json.dump(_finite_or_none(data), f, indent=2, allow_nan=False)
-    return write_staged(path, write)
+    return utils.write_json(path, _finite_or_none(data), allow_nan=False)
 
 
 def read_json(path: str):
@@ -50,7 +47,7 @@ def write_npz(path: str, arrays: dict) -> str:
     def write(staged):
         with open(staged, "wb") as f:
             np.savez(f, **arrays)
-    return write_staged(path, write)
+    return utils.write_staged(path, write)
 
 
 class StudyFolder:
