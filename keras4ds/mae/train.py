@@ -11,34 +11,29 @@ from keras4ds.mae.checkpoint import TrainingCheckpointer
 from keras4ds.mae.event_log import ScalarEventWriter
 from keras4ds.mae.model import MaskedAutoencoder
 from keras4ds.mae.optimizer import make_optimizer
+from keras4ds.models.step_losses import StepLosses
 
 
-class _StepLog(keras.callbacks.Callback):
-    """Per-step loss (Keras logs a running mean; the step value is recovered from it),
-    appended to `csv_path` (columns step,loss, flushed every step), written as the scalar
-    `train/loss` to `events` (a `ScalarEventWriter`) every `events_every` global steps, and
-    checkpoints every `every` global steps and at the last step."""
+class _StepLog(StepLosses):
+    """Per-step loss appended to `csv_path` (columns step,loss, flushed every step), written
+    as the scalar `train/loss` to `events` (a `ScalarEventWriter`) every `events_every`
+    global steps, and checkpoints every `every` global steps and at the last step."""
 
     def __init__(self, start_step, steps, checkpointer=None, every=None, csv_path=None,
                  events=None, events_every=10):
-        super().__init__()
+        super().__init__(start_step)
         self.events, self.events_every = events, events_every
-        self.start_step, self.steps = start_step, steps
+        self.steps = steps
         self.checkpointer, self.every = checkpointer, every
         self.csv_path = csv_path
         self.history = {"step": [], "loss": []}
-        self._previous_mean = 0.0
 
     def on_train_begin(self, logs=None):
         if self.csv_path and not os.path.exists(self.csv_path):
             with open(self.csv_path, "w") as f:
                 f.write("step,loss\n")
 
-    def on_train_batch_end(self, batch, logs=None):
-        mean = float(logs["loss"])
-        loss = (batch + 1) * mean - batch * self._previous_mean
-        self._previous_mean = mean
-        step = self.start_step + batch + 1
+    def on_step(self, step, loss):
         self.history["step"].append(step)
         self.history["loss"].append(loss)
         if self.csv_path:

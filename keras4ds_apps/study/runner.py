@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from keras4ds.models import count_parameters
+from keras4ds.models.step_losses import StepLosses
 from keras4ds.utils import write_text
 from keras4ds_apps.study import clips as clip_sets
 from keras4ds_apps.study import encoders, examples, feature_probes, plots
@@ -110,33 +111,30 @@ def _pretrain_stage(folder, budget, size, index, videos, heldout_videos, progres
     return result
 
 
-class _LossRecorder(keras.callbacks.Callback):
+class _LossRecorder(StepLosses):
     """Keeps every step's loss in `path` (JSON, step -> loss), rewritten every `every`
     steps, so the loss curve survives an interruption of pretraining."""
 
     def __init__(self, path: str, start_step: int, steps: int, every: int, desc: str):
-        super().__init__()
-        self.path, self.start_step, self.every = path, start_step, every
+        super().__init__(start_step)
+        self.path, self.every = path, every
         self.bar = tqdm(total=steps, initial=start_step, desc=desc, unit="step", leave=False)
         earlier = read_json(path) if os.path.exists(path) else {}
         # Steps after the checkpoint that resumes are replayed, so they are dropped.
-        self.losses = {k: v for k, v in earlier.items() if int(k) <= start_step}
-        self._previous_mean = 0.0
+        self.by_step = {k: v for k, v in earlier.items() if int(k) <= start_step}
 
-    def on_train_batch_end(self, batch, logs=None):
-        mean = float(logs["loss"])  # Keras logs the running mean of the epoch
-        self.losses[str(self.start_step + batch + 1)] = (batch + 1) * mean - batch * self._previous_mean
-        self._previous_mean = mean
+    def on_step(self, step, loss):
+        self.by_step[str(step)] = loss
         self.bar.update()
-        self.bar.set_postfix_str(f"loss {self.losses[str(self.start_step + batch + 1)]:.3f}")
-        if (batch + 1) % self.every == 0:
-            write_json(self.path, self.losses)
+        self.bar.set_postfix_str(f"loss {loss:.3f}")
+        if (step - self.start_step) % self.every == 0:
+            write_json(self.path, self.by_step)
 
     def on_train_end(self, logs=None):
         self.bar.close()
 
     def history(self) -> list[float]:
-        losses = [self.losses[k] for k in sorted(self.losses, key=int)]
+        losses = [self.by_step[k] for k in sorted(self.by_step, key=int)]
         if not losses or not np.all(np.isfinite(losses)):
             raise FloatingPointError(f"MAE pretraining gave a non-finite or empty loss "
                                      f"history (last: {losses[-5:]})")
