@@ -689,7 +689,7 @@ def _target_rows(report):
                                 f"{ratio:.2f}x jax's clips/s | {met} |")
     if not rows:
         return []
-    return ["", "Issue 7 targets for 4DS-B, from the rows above (noisy where the load was high):",
+    return ["", "Targets for 4DS-B, from the rows above (noisy where the load was high):",
             "", "| target | case | measured | met |", "| --- | --- | --- | --- |", *rows]
 
 
