@@ -11,7 +11,6 @@ import json
 import os
 
 import numpy as np
-from tqdm import tqdm
 
 from keras4ds.utils import write_json
 from keras4ds_apps.backend import add_backend_argument, select_backend
@@ -131,20 +130,11 @@ def make_clips(args, task, start, count, spec=None, frames=None):
         if len(clips) < count:
             print(f"{spec}: {len(clips)} {task} clips, fewer than the {count} asked for")
         return clips
-    from keras4ds.data.synthetic import generate_clip
-    options = json.loads(args.scene_options)
-    clips = []
-    for seed in tqdm(range(start, start + count), desc=f"scenes {start}..{start + count - 1}"):
-        if task == "classify":  # label = camera motion class, the same over all frames
-            from keras4ds.data.synthetic import CAMERA_MOTIONS
-            label = seed % len(CAMERA_MOTIONS)
-            clip = generate_clip(seed, frames, args.image_size, args.image_size,
-                                 **{**options, "camera_motion": CAMERA_MOTIONS[label]})
-            clip["label"] = label
-        else:
-            clip = generate_clip(seed, frames, args.image_size, args.image_size, **options)
-        clips.append(clip)
-    return clips
+    from keras4ds.data.procedural_clips import procedural_clips
+
+    return procedural_clips(range(start, start + count), frames, args.image_size,
+                            json.loads(args.scene_options), motion_labels=task == "classify",
+                            desc=f"scenes {start}..{start + count - 1}")
 
 
 def main(task, argv=None):

@@ -14,7 +14,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from keras4ds.data.synthetic import CAMERA_MOTIONS, generate_clip
+from keras4ds.data.procedural_clips import procedural_clips
 from keras4ds.data.task_clips import (
     check_source,
     files_fingerprint,
@@ -42,17 +42,9 @@ def generate_clips(seeds, num_frames: int, image_size: int, num_tracks: int,
     video `(n, T, H, W, 3)` floats in [0, 1], depth `(n, T, H, W, 1)`, tracks `(n, N, T, 2)`.
     `motion_labels`: the clip of seed s moves its camera as `CAMERA_MOTIONS[s % 4]` and
     gets that index as its "label" `(n,)` (the study's motion classification task)."""
-    clips = []
-    for seed in tqdm(seeds, desc=desc, leave=False):
-        options = dict(scene_options or {})
-        if motion_labels:
-            options["camera_motion"] = CAMERA_MOTIONS[seed % len(CAMERA_MOTIONS)]
-        clip = generate_clip(seed, num_frames, image_size, image_size, num_tracks=num_tracks,
-                             **options)
-        if motion_labels:
-            clip["label"] = np.int32(seed % len(CAMERA_MOTIONS))
-        clips.append(clip)
-    return stack_clips(clips)
+    options = {**(scene_options or {}), "num_tracks": num_tracks}
+    return stack_clips(procedural_clips(seeds, num_frames, image_size, options, motion_labels,
+                                        desc))
 
 
 def _cached(path: str, budget, **expected):
