@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from keras4ds_apps.encoders import file_encoder, load_model
 from keras4ds_apps.paths import check_input_path, check_output_path
 
 # What the package raises for bad input, and the system for paths it cannot use.
@@ -24,15 +25,6 @@ class CommandError(SystemExit):
 
     def __str__(self):
         return self.message
-
-
-def _load_model(weights):
-    """An official `.npz` file or a preset folder -> Keras model."""
-    import keras4ds
-
-    if os.path.isdir(weights):
-        return keras4ds.load_preset(weights)
-    return keras4ds.load_official(weights)
 
 
 def _check_preset_output(path):
@@ -70,7 +62,7 @@ def depth(args):
     from keras4ds.models import DepthModel
     from keras4ds.utils import write_staged
 
-    model = _load_model(args.weights)
+    model = load_model(args.weights)
     if not isinstance(model, DepthModel):
         raise TypeError(f"{args.weights} holds a {type(model).__name__}, not a depth model")
     frames, height, width, _ = model.encoder.input_video_shape
@@ -95,14 +87,10 @@ def features(args):
     check_input_path(args.weights)
     check_output_path(args.out, folder=True)
     from keras4ds.inference.video_folder import extract_folder_features, list_videos
-    from keras4ds.models import DepthModel, FourDSEncoder
     from keras4ds.readouts.cache import encoder_fingerprint
 
     list_videos(args.videos)  # an empty or wrong folder fails before the weights load
-    model = _load_model(args.weights)
-    encoder = model.encoder if isinstance(model, DepthModel) else model
-    if not isinstance(encoder, FourDSEncoder):
-        raise TypeError(f"{args.weights} holds a {type(model).__name__}, not a 4DS encoder")
+    encoder = file_encoder(args.weights)
     index = extract_folder_features(
         encoder, args.videos, args.out, weights_name=encoder_fingerprint(encoder)[:16],
         hidden_state=args.hidden_state, stride=args.stride, frame_stride=args.frame_stride,

@@ -17,6 +17,7 @@ import argparse
 import os
 
 from keras4ds_apps.backend import add_backend_argument, select_backend
+from keras4ds_apps.encoders import random_encoder
 
 
 def parse_args(argv=None):
@@ -105,16 +106,11 @@ def _source_batches(args):
 
 
 def make_encoder(args):
-    from keras4ds.models import FourDSEncoder, size_config
-
-    custom = dict(width=args.width, depth=args.depth, mlp_dim=args.mlp_dim, num_heads=args.heads)
-    config = size_config(args.size) if args.size else {}
-    config.update({k: v for k, v in custom.items() if v is not None})
-    missing = [k for k in ("width", "depth", "mlp_dim", "num_heads") if k not in config]
-    if missing:
-        raise SystemExit(f"give --size or all of --width --depth --mlp-dim --heads (missing {missing})")
-    return FourDSEncoder(**config, num_frames=args.frames, image_size=(args.image_size,) * 2,
-                         patch_size=tuple(args.patch), remat=args.remat)
+    try:
+        return random_encoder(args.frames, args.image_size, args.size, args.width, args.depth,
+                              args.mlp_dim, args.heads, args.patch, remat=args.remat)
+    except ValueError as error:
+        raise SystemExit(f"give --size or --width --depth --heads: {error}") from None
 
 
 def tensorboard_dir(out_dir):

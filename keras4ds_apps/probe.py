@@ -14,6 +14,7 @@ import numpy as np
 
 from keras4ds.utils import write_json
 from keras4ds_apps.backend import add_backend_argument, select_backend
+from keras4ds_apps.encoders import file_encoder, random_encoder
 
 TRAINING_DEFAULTS = {"steps": 300, "batch_size": 16, "learning_rate": 1e-3}
 # The template points head matches every pixel window of every frame (about 0.35 s per
@@ -97,27 +98,14 @@ def parser(task):
 
 def load_encoder(args):
     """The encoder the arguments name, sized for the clips."""
-    from keras4ds.models import FourDSEncoder
-    frames, size = args.frames, (args.image_size, args.image_size)
-    patch = {"patch_size": tuple(args.patch_size)} if args.patch_size else {}
-    if patch and (args.official or args.preset):
+    if args.patch_size and (args.official or args.preset):
         raise ValueError("--patch-size sets a random-init encoder; a loaded encoder keeps its own")
-    if args.official:
-        from keras4ds.checkpoints import load_official
-        encoder = load_official(args.official)
-        encoder = getattr(encoder, "encoder", encoder)
-    elif args.preset:
-        from keras4ds.checkpoints import load_preset
-        encoder = load_preset(args.preset)
-        encoder = getattr(encoder, "encoder", encoder)
-    elif args.size:
-        return FourDSEncoder.from_size(args.size, num_frames=frames, image_size=size, **patch)
-    else:
-        return FourDSEncoder(args.width, args.depth, 4 * args.width, args.heads,
-                             num_frames=frames, image_size=size, **patch)
-    if (encoder.num_frames, *encoder.image_size) != (frames, *size):
-        encoder = encoder.resized(frames, size)
-    return encoder
+    if args.official or args.preset:
+        return file_encoder(args.official or args.preset, args.frames, args.image_size)
+    if args.size:
+        return random_encoder(args.frames, args.image_size, args.size, patch_size=args.patch_size)
+    return random_encoder(args.frames, args.image_size, width=args.width, depth=args.depth,
+                          num_heads=args.heads, patch_size=args.patch_size)
 
 
 def make_clips(args, task, start, count, spec=None, frames=None):
