@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from keras4ds.data import video_io
+from keras4ds.data.frames import resize_frames, to_float
 
 __all__ = [
     "FormatError",
@@ -182,14 +183,14 @@ def tapvid_examples(source, query_mode: str = "strided", resolution=(256, 256),
         for name, v in load_tapvid(path):
             frames = v["video"]
             if resolution is not None and tuple(resolution) != frames.shape[1:3]:
-                frames = video_io.resize_frames(frames, resolution[0], resolution[1],
+                frames = resize_frames(frames, resolution[0], resolution[1],
                                                 resample=resample)
             points = v["points"] * np.array([frames.shape[2], frames.shape[1]], np.float32)
             if query_mode == "first":
                 ex = sample_queries_first(v["occluded"], points)
             else:
                 ex = sample_queries_strided(v["occluded"], points, query_stride)
-            yield {"name": name, "video": video_io.to_float(frames), **ex}
+            yield {"name": name, "video": to_float(frames), **ex}
 
 
 # ------------------------------------------------------------------------ RealEstate10K
@@ -356,7 +357,7 @@ class ScanNetSequence:
                                     path=self.root)
         frames = [self.read_frame(self.frame_ids[i]) for i in idx]
         color = np.stack([f["color"] for f in frames])
-        video = video_io.to_float(video_io.resize_frames(color, height, width,
+        video = to_float(resize_frames(color, height, width,
                                                          resample=resample))
         depth = np.stack([_nearest_resize(f["depth"], height, width) for f in frames])
         valid = np.array([f["pose_valid"] for f in frames])

