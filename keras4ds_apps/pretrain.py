@@ -17,6 +17,7 @@ import argparse
 import os
 
 from keras4ds_apps.backend import add_backend_argument, select_backend
+from keras4ds_apps.distribute import add_distribution_arguments, distribution_scope
 from keras4ds_apps.encoders import random_encoder
 
 
@@ -24,6 +25,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="run folder")
     add_backend_argument(p)
+    add_distribution_arguments(p)
     p.add_argument("--size", default=None, help="4DS size: ti s m b l h g G e 22b")
     p.add_argument("--width", type=int)
     p.add_argument("--depth", type=int)
@@ -126,18 +128,32 @@ def tensorboard_dir(out_dir):
 
 
 def main(argv=None):
+    """Parse `argv` (default: sys.argv[1:]), pretrain, save the encoder preset and the
+    reconstruction pictures; returns the history `{"step": [...], "loss": [...]}`."""
     args = parse_args(argv)
     select_backend(args.backend)
+    import keras
+
+    os.makedirs(args.out, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_bf16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        scope = distribution_scope(args.distribution, args.mesh, args.batch)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    with scope:
+        return _train(args)
+
+
+def _train(args):
+    """Build, pretrain, save and draw (inside the distribution's scope)."""
     import keras
 
     from keras4ds.checkpoints import save_preset
     from keras4ds.mae import MaskedAutoencoder, pretrain
     from keras4ds.mae.visualize import draw_reconstruction
 
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(args.seed)
-    if args.mixed_bf16:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     encoder = make_encoder(args)
     mae = MaskedAutoencoder(encoder, decoder=args.decoder, mask_ratio=args.mask_ratio,
                             decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,

@@ -4,6 +4,7 @@ import importlib.util
 import os
 
 import numpy as np
+import pytest
 
 from keras4ds_apps import pretrain
 
@@ -53,3 +54,22 @@ def test_remat_flag_builds_a_remat_encoder():
             "--frames", "4", "--image-size", "16", "--patch", "2", "4", "4"]
     assert pretrain.make_encoder(pretrain.parse_args(tiny + ["--remat"])).remat
     assert not pretrain.make_encoder(pretrain.parse_args(tiny)).remat
+
+
+@pytest.mark.backend_independent
+def test_model_parallel_run_is_killed_and_resumes_to_the_same_weights(tmp_path, child_result):
+    child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrain_distributed_child.py")
+    out = child_result([child, str(tmp_path)], timeout=900)
+    assert out["resumed_steps"] == [3, 4]
+    assert out["difference"] == 0.0, out
+    # equal up to the rounding of the per-step loss recovered from Keras' running mean
+    np.testing.assert_allclose(out["resumed_loss"], out["whole_loss"][2:], rtol=1e-5)
+    assert out["layouts"] and all("model" in spec for spec in out["layouts"].values()), out
+
+
+def test_distribution_arguments_are_checked_before_any_work(tmp_path):
+    base = ["--out", str(tmp_path), "--width", "32", "--depth", "1", "--heads", "2", "--steps", "1"]
+    with pytest.raises(SystemExit, match="--mesh BxM goes with --distribution model"):
+        pretrain.main(base + ["--mesh", "2x4"])
+    with pytest.raises(SystemExit, match="--mesh must be BxM"):
+        pretrain.main(base + ["--distribution", "model", "--mesh", "2by4"])

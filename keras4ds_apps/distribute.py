@@ -1,0 +1,54 @@
+"""The runners' `--distribution` and `--mesh`: where the model's variables and batches go."""
+import contextlib
+
+KINDS = ("none", "data", "model", "mirrored")
+
+
+def add_distribution_arguments(parser):
+    """`--distribution {none,data,model,mirrored}` and `--mesh BxM` on an argparse parser."""
+    parser.add_argument("--distribution", choices=KINDS, default="none",
+                        help="data: data parallel over all devices (JAX); model: the keras4ds "
+                             "LayoutMap on a --mesh BxM (batch x model) mesh (JAX); mirrored: "
+                             "tf.distribute.MirroredStrategy (TensorFlow)")
+    parser.add_argument("--mesh", metavar="BxM",
+                        help="device mesh for --distribution model, e.g. 2x4 (B*M devices)")
+
+
+def parse_mesh(text):
+    """'2x4' -> (2, 4); a ValueError naming --mesh otherwise."""
+    try:
+        batch, model = (int(n) for n in str(text).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--mesh must be BxM with two positive integers, e.g. 2x4; got {text!r}") from None
+    if batch < 1 or model < 1:
+        raise ValueError(f"--mesh must be BxM with two positive integers, e.g. 2x4; got {text!r}")
+    return batch, model
+
+
+def distribution_scope(kind, mesh=None, batch_size=None):
+    """A context in which to build, compile and fit the model under `kind` (see
+    `add_distribution_arguments`); checks that `batch_size` splits over the batch axis."""
+    if kind not in KINDS:
+        raise ValueError(f"--distribution must be one of {KINDS}; got {kind!r}")
+    if (mesh is not None) != (kind == "model"):
+        raise ValueError("--mesh BxM goes with --distribution model (and only with it)")
+    if kind == "none":
+        return contextlib.nullcontext()
+    import keras
+
+    from keras4ds.distribution import data_parallel, mirrored_strategy, model_parallel
+
+    if kind == "mirrored":
+        strategy = mirrored_strategy()
+        replicas = strategy.num_replicas_in_sync
+    elif kind == "data":
+        strategy = data_parallel()
+        replicas = len(keras.distribution.list_devices())
+    else:
+        shape = parse_mesh(mesh)
+        strategy = model_parallel(shape)
+        replicas = shape[0]
+    if batch_size is not None and batch_size % replicas:
+        raise ValueError(f"--batch {batch_size} does not split over the {replicas} replicas of "
+                         f"--distribution {kind}")
+    return strategy.scope()
