@@ -24,14 +24,14 @@ class Backbone(CheckedInputs, keras.Model):
             self.predict_function = self.train_function = self.test_function = None
 
     @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """Load a preset: a registry name (`keras4ds.models.presets.PRESETS`), a
+    def from_preset(cls, preset):
+        """Load a preset: a registry name (`keras4ds.models.registry.PRESETS`), a
         `kaggle://` or `hf://` handle, or a local preset folder (what `save_to_preset` or
         `keras4ds convert` wrote). Refuses a preset of another class."""
         from keras4ds.checkpoints.preset import load_preset
-        from keras4ds.models.presets import resolve_preset
+        from keras4ds.models.registry import resolve_preset
 
-        return load_preset(resolve_preset(preset), expected=cls, **kwargs)
+        return load_preset(resolve_preset(preset), expected=cls)
 
     def save_to_preset(self, preset_dir):
         """Write `config.json`, `metadata.json` and `model.weights.h5` to `preset_dir`
