@@ -46,9 +46,9 @@ def save_preset(model, directory):
     try:
         with open(os.path.join(staging, CONFIG_FILE), "w") as f:
             json.dump(keras.saving.serialize_keras_object(model), f, indent=2)
+        model.save_weights(os.path.join(staging, WEIGHTS_FILE))
         with open(os.path.join(staging, METADATA_FILE), "w") as f:
             json.dump(preset_metadata(model), f, indent=2)
-        model.save_weights(os.path.join(staging, WEIGHTS_FILE))
         for name in (*PRESET_FILES, METADATA_FILE):
             _sync(os.path.join(staging, name))
         _swap_in(staging, directory)
