@@ -13,6 +13,8 @@ _LAZY = {
     "save_preset": "keras4ds.checkpoints",
     "FourDSEncoder": "keras4ds.models",
     "DepthModel": "keras4ds.models",
+    "PRESETS": "keras4ds.models.registry",
+    "resolve_preset": "keras4ds.models.registry",
     "SIZES": "keras4ds.models",
     "count_parameters": "keras4ds.models",
     "size_config": "keras4ds.models",

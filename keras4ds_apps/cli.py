@@ -1,4 +1,5 @@
-"""`keras4ds` command line: convert official checkpoints, depth for a video, features for a
+"""`keras4ds` command line: convert official checkpoints, export a model for serving, depth
+for a video, features for a
 folder of videos, a readout probe (`keras4ds probe TASK`, the recipes' runner), the study.
 
 A user error (a bad input, an output path that cannot be written) ends the command with
@@ -44,6 +45,17 @@ def convert(args):
     model = keras4ds.load_official(args.input)
     out = keras4ds.save_preset(model, args.output)
     print(f"wrote {type(model).__name__} ({model.count_params():,} parameters) to {out}")
+
+
+def export(args):
+    """Official `.npz` or preset folder -> TensorFlow SavedModel folder or ONNX file."""
+    check_input_path(args.model)
+    check_output_path(args.output, folder=args.format == "tf_saved_model")
+    from keras4ds.checkpoints.export import export_model
+
+    model = _load_model(args.model)
+    out = export_model(model, args.output, format=args.format)
+    print(f"exported {type(model).__name__} as {args.format} to {out}")
 
 
 def depth(args):
@@ -138,6 +150,12 @@ def _run(argv):
     p.add_argument("input", help="official 4DS .npz (backbone or depth file)")
     p.add_argument("output", help="preset folder to write")
     p.set_defaults(run=convert)
+    p = commands.add_parser("export", help="official .npz or preset folder -> SavedModel / ONNX")
+    p.add_argument("model", help="official 4DS .npz or preset folder")
+    p.add_argument("output", help="SavedModel folder (or .onnx file) to write; must not exist")
+    p.add_argument("--format", default="tf_saved_model", choices=("tf_saved_model", "onnx"),
+                   help="export format (default: tf_saved_model)")
+    p.set_defaults(run=export)
     p = commands.add_parser("depth", help="depth maps for a video")
     p.add_argument("video", help="mp4/avi/mkv/webm/gif file")
     p.add_argument("--weights", required=True, help="depth .npz or preset folder")

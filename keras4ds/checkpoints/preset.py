@@ -1,4 +1,5 @@
-"""Keras preset folders: `config.json` + `model.weights.h5` (keras-hub layout).
+"""Keras preset folders: `config.json`, `metadata.json` and `model.weights.h5` (keras-hub
+layout; folders written before `metadata.json` existed load too).
 
 `load_preset` checks a folder before trusting it: the config names a model (of the
 expected class), and the weights file opens and holds every variable of that model with
@@ -7,6 +8,7 @@ it writes `.preset-NAME.staging-*` next to it, moves the old folder aside to
 `.preset-NAME.old`, renames the new one in and then deletes the old one. A save killed in
 between leaves the old folder aside; `load_preset` and the next `save_preset` put it back.
 """
+import datetime
 import json
 import os
 import posixpath
@@ -23,7 +25,11 @@ from keras4ds.checkpoints.official import CheckpointError
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
-PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE)
+METADATA_FILE = "metadata.json"
+PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE)  # what a preset must hold; metadata is optional
+# A weights-file group renamed since earlier presets were written: DepthModel's readout
+# was an AttentionReadout, now a DepthReadout (the same variables).
+_LEGACY_GROUPS = (("layers/depth_readout/", "layers/attention_readout/"),)
 
 
 def save_preset(model, directory):
@@ -41,7 +47,9 @@ def save_preset(model, directory):
         with open(os.path.join(staging, CONFIG_FILE), "w") as f:
             json.dump(keras.saving.serialize_keras_object(model), f, indent=2)
         model.save_weights(os.path.join(staging, WEIGHTS_FILE))
-        for name in PRESET_FILES:
+        with open(os.path.join(staging, METADATA_FILE), "w") as f:
+            json.dump(preset_metadata(model), f, indent=2)
+        for name in (*PRESET_FILES, METADATA_FILE):
             _sync(os.path.join(staging, name))
         _swap_in(staging, directory)
     except BaseException:
@@ -66,9 +74,39 @@ def load_preset(directory, expected=None):
     config_path = os.path.join(directory, CONFIG_FILE)
     weights_path = os.path.join(directory, WEIGHTS_FILE)
     model = _build(_read_config(config_path, expected), config_path)
-    _check_weights(model, weights_path)
-    model.load_weights(weights_path)
+    layout = _check_weights(model, weights_path)
+    if layout is None:
+        model.load_weights(weights_path)
+    else:  # an earlier layout of the same variables
+        with h5py.File(weights_path, "r") as h5:
+            for key, variable in layout.items():
+                variable.assign(h5[key][()])
     return model
+
+
+def preset_metadata(model):
+    """What `metadata.json` records: versions, parameter count, date (keras-hub's keys)."""
+    import keras4ds
+
+    return {"keras_version": keras.__version__, "keras4ds_version": keras4ds.__version__,
+            "class_name": type(model).__name__, "parameter_count": int(model.count_params()),
+            "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def read_metadata(directory):
+    """The `metadata.json` of a preset folder as a dict; `{}` for a folder written before
+    presets had one."""
+    path = os.path.join(os.fspath(directory), METADATA_FILE)
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path) as f:
+            metadata = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path}: expected an object, found {json.dumps(metadata)[:80]}")
+    return metadata
 
 
 def _read_config(config_path, expected=None):
@@ -93,7 +131,8 @@ def _read_config(config_path, expected=None):
 
 def _check_weights(model, weights_path):
     """Check that `weights_path` is a complete HDF5 file holding exactly `model`'s
-    variables, each with its shape."""
+    variables, each with its shape. Returns None for the current layout, or HDF5 key ->
+    variable for a file in an earlier layout (`_LEGACY_GROUPS`)."""
     expected = _weights_layout(model)
     try:
         h5 = h5py.File(weights_path, "r")
@@ -102,6 +141,23 @@ def _check_weights(model, weights_path):
                               f"{error}") from error
     with h5:
         stored = _dataset_shapes(h5)
+    legacy = {_legacy_key(key): variable for key, variable in expected.items()}
+    if set(stored) != set(expected) and set(stored) == set(legacy):
+        _check_shapes(legacy, stored, weights_path)
+        return legacy
+    _check_shapes(expected, stored, weights_path)
+    return None
+
+
+def _legacy_key(key):
+    for current, earlier in _LEGACY_GROUPS:
+        if key.startswith(current):
+            return earlier + key[len(current):]
+    return key
+
+
+def _check_shapes(expected, stored, weights_path):
+    """Every variable of `expected` (key -> variable) stored with its shape, nothing else."""
     for key, variable in expected.items():
         want = tuple(variable.shape)
         if key not in stored:
@@ -180,7 +236,7 @@ def check_replaceable(directory):
     if not os.path.isdir(directory) or os.path.islink(directory):
         raise FileExistsError(f"{directory} exists and is not a preset folder; not "
                               f"replacing it")
-    others = sorted(set(os.listdir(directory)) - set(PRESET_FILES))
+    others = sorted(set(os.listdir(directory)) - {*PRESET_FILES, METADATA_FILE})
     if others:
         raise FileExistsError(f"{directory} holds {others[:3]} besides a preset "
                               f"({' + '.join(PRESET_FILES)}); not replacing it ({directory} "

@@ -2,8 +2,9 @@
 import keras
 import numpy as np
 from keras import ops
+from keras.src.utils.naming import auto_name
 
-from keras4ds.models.checked_data import CheckedInputs
+from keras4ds.models.backbone import Backbone
 from keras4ds.models.layers import PositionEmbedding, TransformerBlock, TubeletEmbedding
 from keras4ds.models.presets import size_config
 from keras4ds.models.resize import resize_grid
@@ -11,12 +12,16 @@ from keras4ds.models.validation import check_video
 
 
 @keras.saving.register_keras_serializable("keras4ds")
-class FourDSEncoder(CheckedInputs, keras.Model):
+class FourDSEncoder(Backbone):
     """4DS encoder. `encoder(video)` maps `(B, T, H, W, 3)` floats in [0, 1] to the last
     hidden state `(B, N, D)`, N = (T/2)(H/16)(W/16) tokens ordered t, then h, then w.
 
     `hidden_states(video)` gives `[h_0, ..., h_L]` (h_j = state after j blocks). There is
     no CLS token and no final norm, as in the official model.
+
+    A functional model (`Backbone`): `encoder.inputs`, `summary()` and
+    `compute_output_shape` work before any call; `from_preset` / `save_to_preset` read and
+    write preset folders.
 
     `remat=True` rematerialises every block in the backward pass (`keras.remat`:
     `jax.checkpoint`, `tf.recompute_grad`, `torch.utils.checkpoint`): only each block's
@@ -25,24 +30,42 @@ class FourDSEncoder(CheckedInputs, keras.Model):
     """
 
     def __init__(self, width, depth, mlp_dim, num_heads, num_frames=16, image_size=(224, 224),
-                 patch_size=(2, 16, 16), layer_norm_epsilon=1e-6, remat=False, **kwargs):
-        super().__init__(**kwargs)
+                 patch_size=(2, 16, 16), layer_norm_epsilon=1e-6, remat=False, name=None,
+                 **kwargs):
+        image_size, patch_size = tuple(image_size), tuple(patch_size)
+        sizes = (num_frames, *image_size)
+        if any(s % p for s, p in zip(sizes, patch_size)):
+            raise ValueError(f"input (T, H, W) = {sizes} must be divisible by patch_size "
+                             f"{patch_size}")
+        grid = tuple(s // p for s, p in zip(sizes, patch_size))
+        name = name or auto_name(type(self).__name__)
+        # === Layers ===
+        tubelet_embedding = TubeletEmbedding(width, patch_size, name="tubelet_embedding")
+        position_embedding = PositionEmbedding(grid, name="position_embedding")
+        blocks = [TransformerBlock(num_heads, mlp_dim, layer_norm_epsilon, name=f"block_{i}")
+                  for i in range(depth)]
+        # === Functional model === (under the model's name scope: weight paths stay
+        # "NAME/block_0/...", as the checkpoint mapping and sharding rules expect)
+        video = keras.Input((*sizes, 3), name="video")
+        with keras.name_scope(name):
+            tokens = position_embedding(tubelet_embedding(video))
+            tokens = keras.layers.Reshape((int(np.prod(grid)), width), name="flatten")(tokens)
+            for block in blocks:
+                tokens = block(tokens)
+        super().__init__(inputs=video, outputs=tokens, name=name, **kwargs)
+        # === Config ===
         self.width, self.depth, self.mlp_dim, self.num_heads = width, depth, mlp_dim, num_heads
-        self.num_frames = num_frames
-        self.image_size = tuple(image_size)
-        self.patch_size = tuple(patch_size)
+        self.num_frames, self.image_size, self.patch_size = num_frames, image_size, patch_size
         self.layer_norm_epsilon = layer_norm_epsilon
         self.remat = bool(remat)
-        sizes = (num_frames, *self.image_size)
-        if any(s % p for s, p in zip(sizes, self.patch_size)):
-            raise ValueError(f"input (T, H, W) = {sizes} must be divisible by patch_size "
-                             f"{self.patch_size}")
-        self.grid = tuple(s // p for s, p in zip(sizes, self.patch_size))
-        self.tubelet_embedding = TubeletEmbedding(width, self.patch_size, name="tubelet_embedding")
-        self.position_embedding = PositionEmbedding(self.grid, name="position_embedding")
-        self.blocks = [TransformerBlock(num_heads, mlp_dim, layer_norm_epsilon, name=f"block_{i}")
-                       for i in range(depth)]
-        self.build((None, *self.input_video_shape))
+        self.grid = grid
+        self.tubelet_embedding, self.position_embedding = tubelet_embedding, position_embedding
+        self.blocks = blocks
+
+    def call(self, video):
+        # the blocks one by one (rematerialised with `remat`) rather than the graph's nodes;
+        # the same layers and ops, so the same numbers
+        return self.run_blocks(self.tokens(video))
 
     @classmethod
     def from_size(cls, size, **kwargs):
@@ -62,13 +85,6 @@ class FourDSEncoder(CheckedInputs, keras.Model):
     def num_tokens(self):
         return int(np.prod(self.grid))
 
-    def build(self, input_shape):
-        self.tubelet_embedding.build(input_shape)
-        self.position_embedding.build((None, *self.grid, self.width))
-        for block in self.blocks:
-            block.build((None, None, self.width))
-        self.built = True
-
     def embed(self, video):
         """`(B, T, H, W, 3)` -> position-embedded tokens on the grid `(B, t, h, w, D)`."""
         video = check_video(video, self.input_video_shape)
@@ -77,7 +93,7 @@ class FourDSEncoder(CheckedInputs, keras.Model):
     def tokens(self, video):
         """`(B, T, H, W, 3)` -> embedded tokens `(B, N, D)` = h_0."""
         grid_tokens = self.embed(video)
-        return ops.reshape(grid_tokens, (ops.shape(grid_tokens)[0], self.num_tokens, self.width))
+        return ops.reshape(grid_tokens, (-1, self.num_tokens, self.width))
 
     def run_blocks(self, tokens, start=0, stop=None, training=False):
         """Apply blocks `start .. stop-1` to `(B, n, D)` tokens (any n, e.g. visible ones);
@@ -87,9 +103,6 @@ class FourDSEncoder(CheckedInputs, keras.Model):
             tokens = (_remat_call(block, tokens, training) if self.remat
                       else block(tokens, training=training))
         return tokens
-
-    def call(self, video):
-        return self.run_blocks(self.tokens(video))
 
     def hidden_states(self, video):
         """List of L+1 arrays `(B, N, D)`; entry j is the state after j blocks."""
@@ -131,7 +144,7 @@ class FourDSEncoder(CheckedInputs, keras.Model):
         return resized
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "width": self.width,
+        return {**super().get_config(), "width": self.width,
                 "depth": self.depth, "mlp_dim": self.mlp_dim, "num_heads": self.num_heads,
                 "num_frames": self.num_frames, "image_size": self.image_size,
                 "patch_size": self.patch_size, "layer_norm_epsilon": self.layer_norm_epsilon,

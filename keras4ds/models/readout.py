@@ -1,9 +1,10 @@
-"""Readouts on encoder features: temporal upsampling and cross-attention."""
+"""Readouts on encoder features: temporal upsampling, cross-attention, the depth readout."""
 import keras
 import numpy as np
 from keras import ops
 
 from keras4ds.models.layers import Mlp, multi_head_attention
+from keras4ds.models.patches import unpatchify
 from keras4ds.models.resize import cubic_resize_matrix
 
 
@@ -159,3 +160,43 @@ class AttentionReadout(keras.layers.Layer):
                 "num_queries": self.num_queries, "external_queries": self.external_queries,
                 "layer_norm_epsilon": self.layer_norm_epsilon, "spatial_grid": self.spatial_grid,
                 "mlp": self.use_mlp}
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class DepthReadout(AttentionReadout):
+    """The official depth readout: readout features `(B, T, h*w, C)` -> depth
+    `(B, T, H, W, 1)` for an output of `output_size` (T, H, W).
+
+    One learned query per `decoding_patch_size` (pt, ph, pw) block of the output attends to
+    the features (`AttentionReadout`) and decodes the block's pt*ph*pw pixels. `mask`
+    (call): None, or a `(Q, T*h*w)` bool array of the tokens each query may attend to.
+    `spatial_grid` and `mlp` as in `AttentionReadout`. Used by `DepthModel` (official
+    weights) and `DepthProbe(head="attention")` (trained).
+    """
+
+    def __init__(self, output_size, decoding_patch_size=(2, 8, 8), num_params=1024,
+                 num_heads=16, layer_norm_epsilon=1e-6, spatial_grid=None, mlp=True, **kwargs):
+        output_size, patch = tuple(int(s) for s in output_size), tuple(decoding_patch_size)
+        if len(output_size) != 3 or len(patch) != 3 or any(s % p for s, p in zip(output_size, patch)):
+            raise ValueError(f"output (T, H, W) = {output_size} is not divisible by "
+                             f"decoding_patch_size {patch}")
+        self.output_size, self.decoding_patch_size = output_size, patch
+        self.output_grid = tuple(s // p for s, p in zip(output_size, patch))
+        super().__init__(num_classes=int(np.prod(patch)), num_params=num_params,
+                         num_heads=num_heads, num_queries=int(np.prod(self.output_grid)),
+                         layer_norm_epsilon=layer_norm_epsilon, spatial_grid=spatial_grid,
+                         mlp=mlp, **kwargs)
+
+    def call(self, features, mask=None, training=None):
+        patches = super().call(features, mask=mask, training=training)
+        return unpatchify(patches, self.output_grid, self.decoding_patch_size, 1)
+
+    def compute_output_shape(self, features_shape):
+        return (features_shape[0], *self.output_size, 1)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("num_classes", "num_queries", "external_queries"):
+            config.pop(key)
+        return {**config, "output_size": self.output_size,
+                "decoding_patch_size": self.decoding_patch_size}

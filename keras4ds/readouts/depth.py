@@ -2,8 +2,7 @@
 import keras
 import numpy as np
 
-from keras4ds.models.patches import unpatchify
-from keras4ds.models.readout import AttentionReadout
+from keras4ds.models.readout import DepthReadout
 from keras4ds.readouts import losses
 from keras4ds.readouts.dpt import DPTHead
 from keras4ds.readouts.probe import Probe
@@ -83,15 +82,11 @@ class DepthProbe(Probe):
                                dpt_features, name="dpt")
             self.dpt.build([(None, encoder.num_tokens, encoder.width)] * len(self.readout_index))
             return
-        if any(s % p for s, p in zip(sizes, self.decoding_patch_size)):
-            raise ValueError(f"output (T, H, W) = {sizes} is not divisible by "
-                             f"decoding_patch_size {self.decoding_patch_size}")
-        self.output_grid = tuple(s // p for s, p in zip(sizes, self.decoding_patch_size))
-        self.readout = AttentionReadout(
-            num_classes=int(np.prod(self.decoding_patch_size)), num_params=num_params,
-            num_heads=num_heads, num_queries=int(np.prod(self.output_grid)),
-            spatial_grid=self.readout_grid, mlp=self.readout_mlp, name="readout")
+        self.readout = DepthReadout(sizes, self.decoding_patch_size, num_params=num_params,
+                                    num_heads=num_heads, spatial_grid=self.readout_grid,
+                                    mlp=self.readout_mlp, name="readout")
         self.readout.build(self.readout_features_shape)
+        self.output_grid = self.readout.output_grid
         self.query_mask = None
         if self.local_radius is not None:
             token_patch = tuple(s // g for s, g in zip(encoder.image_size, encoder.grid[1:]))
@@ -105,8 +100,7 @@ class DepthProbe(Probe):
             width = self.encoder.width
             states = [features[..., i * width:(i + 1) * width] for i in range(len(self.readout_index))]
             return self.dpt(states)
-        patches = self.readout(self.readout_features(inputs), mask=self.query_mask)
-        return unpatchify(patches, self.output_grid, self.decoding_patch_size, 1)
+        return self.readout(self.readout_features(inputs), mask=self.query_mask)
 
     def task_loss(self, targets, outputs):
         if self.loss_kind == "silog":

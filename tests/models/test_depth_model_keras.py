@@ -64,7 +64,7 @@ def test_preset_round_trip(tmp_path):
     model = tiny_depth_model()
     video, _ = data(1)
     out = keras4ds.save_preset(model, tmp_path / "preset")
-    assert sorted(os.listdir(out)) == ["config.json", "model.weights.h5"]
+    assert sorted(os.listdir(out)) == ["config.json", "metadata.json", "model.weights.h5"]
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".preset-")]
     restored = keras4ds.load_preset(out)
     np.testing.assert_allclose(ops.convert_to_numpy(restored(video)),

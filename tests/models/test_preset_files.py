@@ -259,7 +259,7 @@ def test_preset_modes_follow_the_umask(tmp_path, umask, mask):
     out = save_preset(tiny_encoder(), tmp_path / "enc")
     assert mode(out) == 0o777 & ~mask
     assert [mode(os.path.join(out, name)) for name in sorted(os.listdir(out))] == [
-        0o666 & ~mask] * 2
+        0o666 & ~mask] * 3
 
 
 def test_convert_output_modes(tmp_path, umask, capsys):
