@@ -53,7 +53,7 @@ def export(args):
     check_output_path(args.output, folder=args.format == "tf_saved_model")
     from keras4ds.checkpoints.export import export_model
 
-    model = _load_model(args.model)
+    model = load_model(args.model)
     out = export_model(model, args.output, format=args.format)
     print(f"exported {type(model).__name__} as {args.format} to {out}")
 
