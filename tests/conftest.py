@@ -1,15 +1,41 @@
-"""Shared test set-up: backend selection, the backend-independent marker, and `tools/` on
-the path (the tools' modules import each other by name, as under `python tools/X.py`)."""
+"""Shared test set-up: backend selection, the backend-independent marker, `tools/` on the
+path (the tools' modules import each other by name, as under `python tools/X.py`), and
+faster XLA compiles: one JAX compilation cache for the session, LLVM optimisation level 0."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 BACKEND = os.environ.get("KERAS_BACKEND", "jax")
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
 sys.path.insert(0, os.path.abspath(TOOLS))
+
+# One persistent JAX compilation cache per session, made by the first pytest process and
+# inherited through the environment by the xdist workers and every child process, so a
+# program compiled once (the same tiny encoder in many tests, the same step in each resumed
+# child) is loaded, not compiled again. A cache hit is the same executable, so results are
+# unchanged. The size bound turns on jax's file lock, which makes concurrent use safe.
+_OWN_JAX_CACHE = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _OWN_JAX_CACHE = tempfile.mkdtemp(prefix="keras4ds-jax-cache-")
+    os.environ.update(JAX_COMPILATION_CACHE_DIR=_OWN_JAX_CACHE,
+                      JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                      JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+                      JAX_COMPILATION_CACHE_MAX_SIZE=str(4 << 30))
+# XLA's CPU compile, not the tiny tests' arithmetic, is most of a jax test's time; with LLVM
+# at optimisation level 0 (XLA's HLO passes are the same) a tiny encoder's eager build and
+# jitted gradient compile in about half the time. An XLA_FLAGS already set wins.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+
+
+def pytest_unconfigure(config):
+    """The process that made the session's JAX cache removes it."""
+    if _OWN_JAX_CACHE:
+        shutil.rmtree(_OWN_JAX_CACHE, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

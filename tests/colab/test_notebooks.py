@@ -2,6 +2,8 @@
 fresh clone or in Colab: from an empty folder outside the repository, importing this
 checkout's keras4ds, and with the packages that the notebook's own install line does not
 ask for (the `test` extra's scikit-video, orbax, tensorflow-datasets) hidden from the kernel.
+With KERAS4DS_NOTEBOOK_SMOKE=1, which the slower notebooks read in their first cell for
+smaller sizes and fewer steps.
 """
 import os
 import pathlib
@@ -45,6 +47,7 @@ def run_fresh(path, tmp_path, monkeypatch, visible=()):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setenv("KERAS4DS_NOTEBOOK_SMOKE", "1")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [str(hidden), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
     client = NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3",

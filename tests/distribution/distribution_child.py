@@ -3,7 +3,8 @@ data-parallel and 2x4 model-parallel MAE steps, and the sharding of every weight
 Prints one JSON line."""
 import os
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
+                                                   "--xla_force_host_platform_device_count=8"]))
 os.environ["KERAS_BACKEND"] = "jax"
 
 import json  # noqa: E402
@@ -21,7 +22,7 @@ def build(decoder, distribution, weights=None):
 
     scope = distribution.scope() if distribution is not None else _null()
     with scope:
-        encoder = tiny_encoder(width=32, depth=2, heads=4)
+        encoder = tiny_encoder(width=32, depth=1, heads=4)
         mae = tiny_mae(encoder=encoder, decoder=decoder, seed=1,
                        decoder_heads=4)
     if weights is not None:

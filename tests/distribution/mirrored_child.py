@@ -24,7 +24,7 @@ def build(weights=None):
     from keras4ds.models import FourDSEncoder
 
     keras.utils.set_random_seed(0)
-    encoder = FourDSEncoder(32, 2, 64, 2, num_frames=4, image_size=(16, 16), patch_size=(2, 4, 4))
+    encoder = FourDSEncoder(32, 1, 64, 2, num_frames=4, image_size=(16, 16), patch_size=(2, 4, 4))
     mae = MaskedAutoencoder(encoder, mask_ratio=0.75, decoder_width=16, decoder_depth=1,
                             decoder_heads=2, seed=1)
     if weights is not None:

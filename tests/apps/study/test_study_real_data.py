@@ -33,6 +33,8 @@ def _videos(folder, count=2):
     return str(folder)
 
 
+@pytest.mark.backend_independent  # the study's training on each backend is
+# tests/apps/study/test_study_run.py; this checks its real-data plumbing once
 def test_study_runs_and_resumes_on_real_data(tmp_path):
     train, held_out = _scannet(tmp_path / "train", 0), _scannet(tmp_path / "eval", 1)
     videos = _videos(tmp_path / "videos")
