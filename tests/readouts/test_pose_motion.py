@@ -5,8 +5,7 @@ import pytest
 from keras import ops
 
 from keras4ds.readouts import losses
-from keras4ds.readouts.global_motion import GlobalMotion
-from keras4ds.readouts.pose import compose
+from keras4ds.readouts.pose import GlobalMotion, compose
 
 
 def _moving_tokens(step_x, frames=3, size=6, channels=16, seed=0):
