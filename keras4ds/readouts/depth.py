@@ -5,8 +5,7 @@ from keras import ops
 
 from keras4ds.models.patches import unpatchify
 from keras4ds.models.readout import AttentionReadout
-from keras4ds.readouts import losses
-from keras4ds.readouts.probe import Probe
+from keras4ds.readouts.probe import Probe, masked_mean
 
 DEPTH_LOSSES = ("l1", "silog")
 
@@ -110,8 +109,8 @@ class DepthProbe(Probe):
 
     def task_loss(self, targets, outputs):
         if self.loss_kind == "silog":
-            return losses.scale_invariant_log(outputs, targets["depth"])
-        return losses.depth_l1(outputs, targets["depth"])
+            return scale_invariant_log(outputs, targets["depth"])
+        return depth_l1(outputs, targets["depth"])
 
     def get_config(self):
         return {**super().get_config(), "decoding_patch_size": self.decoding_patch_size,
@@ -179,3 +178,23 @@ class DPTHead(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "grid": self.grid, "image_size": self.image_size,
                 "frames_per_token": self.frames_per_token, "features": self.features}
+
+
+def valid_depth(depth):
+    """Valid-pixel mask of true depth: finite and > 0."""
+    return ops.logical_and(ops.isfinite(depth), depth > 0)
+
+
+def depth_l1(pred, gt):
+    """Mean |pred - gt| over valid pixels of `(B, T, H, W, 1)` depth."""
+    valid = valid_depth(gt)
+    return masked_mean(ops.abs(pred - ops.where(valid, gt, 0.0)), valid)
+
+
+def scale_invariant_log(pred, gt, variance_focus=0.85, min_depth=1e-3):
+    """Eigen et al.'s scale-invariant log loss (BTS form): sqrt(E[d^2] - l E[d]^2),
+    d = log(pred) - log(gt) on valid pixels; pred is clamped at `min_depth`."""
+    valid = valid_depth(gt)
+    d = ops.log(ops.maximum(pred, min_depth)) - ops.log(ops.where(valid, gt, 1.0))
+    mean_sq, mean = masked_mean(d * d, valid), masked_mean(d, valid)
+    return ops.sqrt(ops.maximum(mean_sq - variance_focus * mean * mean, 0.0) + 1e-8)

@@ -5,8 +5,7 @@ from keras import ops
 
 from keras4ds.models.readout import AttentionReadout
 from keras4ds.models.resize import cubic_resize_matrix
-from keras4ds.readouts import losses
-from keras4ds.readouts.probe import Probe, zero_init_head
+from keras4ds.readouts.probe import Probe, huber, zero_init_head
 
 _IDENTITY_6D = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
@@ -18,6 +17,52 @@ def pose_matrices(rotation, translation):
     bottom = ops.broadcast_to(ops.convert_to_tensor([0.0, 0.0, 0.0, 1.0], top.dtype),
                               (shape[0], shape[1], 1, 4))
     return ops.concatenate([top, bottom], axis=-2)
+
+
+def _cross(a, b):
+    """Cross product on the last axis (torch's `cross` picks the first axis of size 3)."""
+    return ops.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                      a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                      a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
+
+
+def rotation_from_6d(x):
+    """`(..., 6)` -> rotation matrices `(..., 3, 3)` (Zhou et al. 2019, rows b1, b2, b3)."""
+    def normalize(v):
+        return v / ops.sqrt(ops.maximum(ops.sum(v * v, axis=-1, keepdims=True), 1e-12))
+
+    b1 = normalize(x[..., :3])
+    a2 = x[..., 3:]
+    b2 = normalize(a2 - ops.sum(b1 * a2, axis=-1, keepdims=True) * b1)
+    b3 = _cross(b1, b2)
+    return ops.stack([b1, b2, b3], axis=-2)
+
+
+TRANSLATION_LOSSES = ("l1", "l2", "huber")
+
+
+def check_translation_loss(name):
+    """Raise a clear error unless `name` is one of `TRANSLATION_LOSSES`."""
+    if name not in TRANSLATION_LOSSES:
+        raise ValueError(f"translation_loss must be one of {TRANSLATION_LOSSES}; got {name!r}")
+
+
+def pose_losses(pred_rotation, pred_translation, gt_pose, translation_loss="l1", scale=1.0):
+    """`(rotation L1, translation loss)` against true relative poses `(B, T, 4, 4)`.
+
+    translation_loss, on translation errors divided by `scale` (the scene unit): 'l1' (sum
+    of |error| over x, y, z), 'l2' (squared Euclidean error) or 'huber' (Huber with delta 1
+    on each coordinate, summed)."""
+    check_translation_loss(translation_loss)
+    rotation = ops.mean(ops.sum(ops.abs(pred_rotation - gt_pose[..., :3, :3]), axis=(-2, -1)))
+    error = (pred_translation - gt_pose[..., :3, 3]) / scale
+    if translation_loss == "l1":
+        per_frame = ops.abs(error)
+    elif translation_loss == "l2":
+        per_frame = error * error
+    else:
+        per_frame = huber(error, 1.0)
+    return rotation, ops.mean(ops.sum(per_frame, axis=-1))
 
 
 def compose(step_rotation, step_translation):
@@ -118,7 +163,7 @@ class PoseProbe(Probe):
     correction. Outputs `{"rotation": (B, T, 3, 3), "translation": (B, T, 3),
     "pose": (B, T, 4, 4)}`. Loss: L1 on rotation matrix entries + `translation_weight` *
     the `translation_loss` ('l2' squared error by default, 'l1', 'huber'; see
-    `losses.pose_losses`) of translation errors / `translation_scale` (the scene unit; 1 m
+    `pose_losses`) of translation errors / `translation_scale` (the scene unit; 1 m
     by default, the head predicts translations in that unit). Targets `{"pose": (B, T, 4, 4)}`.
     """
 
@@ -129,7 +174,7 @@ class PoseProbe(Probe):
                  translation_loss="l2", global_motion=True, global_motion_radius=None, **kwargs):
         super().__init__(encoder, frozen, readout_index, num_params, num_heads, motion_features,
                          **kwargs)
-        losses.check_translation_loss(translation_loss)
+        check_translation_loss(translation_loss)
         if global_motion and encoder.grid[0] < 2:
             raise ValueError(f"global_motion needs at least 2 token frames (encoder grid "
                              f"{encoder.grid}); pass global_motion=False")
@@ -163,11 +208,11 @@ class PoseProbe(Probe):
             frame_ids = ops.broadcast_to(ops.eye(frames, dtype=out.dtype),
                                          (ops.shape(out)[0], frames, frames))
             steps = self.step_mlp(ops.concatenate([self.cost_volume(tokens), frame_ids], axis=-1))
-            rotation, path = compose(losses.rotation_from_6d(steps[..., :6] + identity),
+            rotation, path = compose(rotation_from_6d(steps[..., :6] + identity),
                                      steps[..., 6:])
             six = ops.reshape(rotation[..., :2, :], (ops.shape(out)[0], frames, 6)) + out[..., :6]
             translation = path + translation
-        rotation = losses.rotation_from_6d(six)
+        rotation = rotation_from_6d(six)
         translation = translation * self.translation_scale
         return {"rotation": rotation, "translation": translation,
                 "pose": pose_matrices(rotation, translation)}
@@ -177,7 +222,7 @@ class PoseProbe(Probe):
         return super().hand_made_paths() + (cost_volume if self.global_motion else [])
 
     def task_loss(self, targets, outputs):
-        rotation, translation = losses.pose_losses(outputs["rotation"], outputs["translation"],
+        rotation, translation = pose_losses(outputs["rotation"], outputs["translation"],
                                                    targets["pose"], self.translation_loss,
                                                    self.translation_scale)
         return rotation + self.translation_weight * translation

@@ -160,3 +160,16 @@ def zero_init_head(readout):
     """Zero the final Dense of an AttentionReadout so the head starts at its baseline."""
     readout.head.kernel.assign(ops.zeros(readout.head.kernel.shape))
     readout.head.bias.assign(ops.zeros(readout.head.bias.shape))
+
+
+# Loss pieces the task heads share (keras.ops, every backend).
+def masked_mean(values, mask):
+    """Mean of `values` where `mask` is true (0 where it is nowhere true)."""
+    mask = ops.cast(mask, values.dtype)
+    return ops.sum(values * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def huber(x, delta):
+    """Elementwise Huber loss of `x` with threshold `delta`."""
+    abs_x = ops.abs(x)
+    return ops.where(abs_x <= delta, 0.5 * x * x, delta * (abs_x - 0.5 * delta))
