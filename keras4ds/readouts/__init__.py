@@ -18,18 +18,16 @@ and accepts cached encoder states as `inputs["features"]` instead of `inputs["vi
 """
 from keras4ds.readouts.batches import TASKS, probe_batch, relative_poses
 from keras4ds.readouts.boxes import BoxTrackingProbe
-from keras4ds.readouts.cache import cache_features, compute_features
 from keras4ds.readouts.classify import ClassificationProbe
 from keras4ds.readouts.depth import DepthProbe, DPTHead
 from keras4ds.readouts.evaluate import baseline_predictions, task_metrics
-from keras4ds.readouts.optimizer import TwoRateAdam
+from keras4ds.readouts.features import cache_features, compute_features
 from keras4ds.readouts.points import PointTrackingProbe
 from keras4ds.readouts.pose import PoseProbe, pose_matrices
-from keras4ds.readouts.probe import Probe
-from keras4ds.readouts.saved import load_readout, save_readout
+from keras4ds.readouts.probe import Probe, load_readout, save_readout
 from keras4ds.readouts.template_points import TemplatePointProbe
 from keras4ds.readouts.tracking import FourierQueryEncoder, TrackingProbe
-from keras4ds.readouts.train import PROBES, make_probe, train_probe
+from keras4ds.readouts.train import PROBES, TwoRateAdam, make_probe, train_probe
 
 __all__ = [
     "BoxTrackingProbe", "ClassificationProbe", "DPTHead", "DepthProbe", "FourierQueryEncoder",
