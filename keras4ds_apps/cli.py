@@ -99,7 +99,7 @@ def features(args):
     check_input_path(args.weights)
     check_output_path(args.out, folder=True)
     from keras4ds.inference.video_folder import extract_folder_features, list_videos
-    from keras4ds.readouts.cache import encoder_fingerprint
+    from keras4ds.readouts.features import encoder_fingerprint
 
     list_videos(args.videos)  # an empty or wrong folder fails before the weights load
     encoder = file_encoder(args.weights)

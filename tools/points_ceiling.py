@@ -46,8 +46,8 @@ def decoded_videos(encoder, index, train_videos, eval_videos, ridge):
 
     from keras4ds.models.patches import patchify
     from keras4ds.readouts import TemplatePointProbe
-    from keras4ds.readouts.cache import compute_features
-    from keras4ds.readouts.pixel_decoder import r_squared
+    from keras4ds.readouts.features import compute_features
+    from keras4ds.readouts.template_points import r_squared
 
     probe = TemplatePointProbe(encoder, readout_index=index, ridge=ridge)
     probe.fit_pixel_decoder(compute_features(encoder, train_videos, index), train_videos)

@@ -19,7 +19,7 @@ loss then never got below the mean (benchmarks/mae.md).
 import keras
 from keras import ops
 
-from keras4ds.models.layers import Mlp, TransformerBlock
+from keras4ds.models.layers import Attention, Mlp, TransformerBlock
 
 
 class _DecoderBase(keras.layers.Layer):
@@ -82,35 +82,9 @@ class TransformerDecoder(_DecoderBase):
         return self.prediction(self.norm(x[:, num_visible:]))
 
 
-class CrossAttention(keras.layers.Layer):
-    """Multi-head cross-attention: queries `(B, n, W)` attend to context `(B, m, W)`."""
-
-    def __init__(self, num_heads, **kwargs):
-        super().__init__(**kwargs)
-        self.num_heads = num_heads
-
-    def build(self, width):
-        head_dim = width // self.num_heads
-        proj = dict(equation="bnd,dhk->bnhk", output_shape=(None, self.num_heads, head_dim),
-                    bias_axes="hk", kernel_initializer="lecun_normal")
-        self.query = keras.layers.EinsumDense(name="query", **proj)
-        self.key = keras.layers.EinsumDense(name="key", **proj)
-        self.value = keras.layers.EinsumDense(name="value", **proj)
-        self.out = keras.layers.EinsumDense("bnhk,hkd->bnd", output_shape=(None, width),
-                                            bias_axes="d", kernel_initializer="lecun_normal",
-                                            name="out")
-        for layer in (self.query, self.key, self.value):
-            layer.build((None, None, width))
-        self.out.build((None, None, self.num_heads, head_dim))
-        self.built = True
-
-    def call(self, queries, context):
-        return self.out(ops.dot_product_attention(self.query(queries), self.key(context),
-                                                  self.value(context)))
-
-
 class CrossAttentionBlock(keras.layers.Layer):
-    """`q += CrossAttn(LN(q), LN(context)); q += MLP(LN(q))`, shapes `(B, n, W)`."""
+    """`q += Attn(LN(q), LN(context)); q += MLP(LN(q))`: queries `(B, n, W)` attend to
+    context `(B, m, W)` (`Attention` with keys and values from the context)."""
 
     def __init__(self, num_heads, mlp_dim, layer_norm_epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
@@ -120,16 +94,17 @@ class CrossAttentionBlock(keras.layers.Layer):
         eps = self.layer_norm_epsilon
         self.query_norm = keras.layers.LayerNormalization(epsilon=eps, name="query_norm")
         self.context_norm = keras.layers.LayerNormalization(epsilon=eps, name="context_norm")
-        self.attention = CrossAttention(self.num_heads, name="attention")
+        self.attention = Attention(self.num_heads, name="attention")
         self.mlp_norm = keras.layers.LayerNormalization(epsilon=eps, name="mlp_norm")
         self.mlp = Mlp(self.mlp_dim, name="mlp")
         for layer in (self.query_norm, self.context_norm, self.mlp_norm, self.mlp):
             layer.build((None, None, width))
-        self.attention.build(width)
+        self.attention.build((None, None, width), (None, None, width))
         self.built = True
 
-    def call(self, queries, context):
-        queries = queries + self.attention(self.query_norm(queries), self.context_norm(context))
+    def call(self, queries, context, training=None):
+        queries = queries + self.attention(self.query_norm(queries), self.context_norm(context),
+                                           training=training)
         return queries + self.mlp(self.mlp_norm(queries))
 
 
@@ -148,5 +123,5 @@ class CrossAttentionDecoder(_DecoderBase):
     def call(self, visible, visible_idx, target_idx, training=None):
         context, queries = self._embed(visible, visible_idx, target_idx)
         for block in self.blocks:
-            queries = block(queries, context)
+            queries = block(queries, context, training=training)
         return self.prediction(self.norm(queries))

@@ -135,18 +135,22 @@ def heads_first_attention_is_faster():
 
 
 @keras.saving.register_keras_serializable("keras4ds")
-class SelfAttention(keras.layers.Layer):
-    """Multi-head self-attention, q/k/v kernels `(D, heads, D/heads)`, out `(heads, D/heads, D)`.
+class Attention(keras.layers.Layer):
+    """Multi-head attention of `x` `(B, N, D)` on `context` `(B, M, D_c)` -> `(B, N, D)`.
 
-    `(B, N, D)` -> `(B, N, D)`. Queries are scaled by 1/sqrt(head_dim).
+    Queries come from `x`, keys and values from `context` (default `x`: self-attention,
+    as in the encoder's blocks; the MAE cross decoder's target queries pass the visible
+    tokens). q kernel `(D, heads, D/heads)`, k/v kernels `(D_c, heads, D/heads)`, out
+    `(heads, D/heads, D)`, each with a bias; logits scaled by 1/sqrt(D/heads)
+    (`multi_head_attention`).
     """
 
     def __init__(self, num_heads, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = num_heads
 
-    def build(self, input_shape):
-        width = input_shape[-1]
+    def build(self, x_shape, context_shape=None):
+        width = x_shape[-1]
         if width % self.num_heads:
             raise ValueError(f"width {width} is not divisible by num_heads {self.num_heads}")
         head_dim = width // self.num_heads
@@ -158,12 +162,15 @@ class SelfAttention(keras.layers.Layer):
         self.out = keras.layers.EinsumDense(
             "bnhk,hkd->bnd", output_shape=(None, width), bias_axes="d",
             kernel_initializer="lecun_normal", name="out")
-        for layer in (self.query, self.key, self.value):
-            layer.build(input_shape)
+        context_shape = x_shape if context_shape is None else context_shape
+        self.query.build(x_shape)
+        self.key.build(context_shape)
+        self.value.build(context_shape)
         self.out.build((None, None, self.num_heads, head_dim))
 
-    def call(self, x, training=None):
-        q, k, v = self.query(x), self.key(x), self.value(x)
+    def call(self, x, context=None, training=None):
+        context = x if context is None else context
+        q, k, v = self.query(x), self.key(context), self.value(context)
         return self.out(multi_head_attention(q, k, v, training=bool(training)))
 
     def get_config(self):
@@ -214,7 +221,7 @@ class TransformerBlock(keras.layers.Layer):
     def build(self, input_shape):
         eps = self.layer_norm_epsilon
         self.attention_norm = keras.layers.LayerNormalization(epsilon=eps, name="attention_norm")
-        self.attention = SelfAttention(self.num_heads, name="attention")
+        self.attention = Attention(self.num_heads, name="attention")
         self.mlp_norm = keras.layers.LayerNormalization(epsilon=eps, name="mlp_norm")
         self.mlp = Mlp(self.mlp_dim, name="mlp")
         for layer in (self.attention_norm, self.attention, self.mlp_norm, self.mlp):

@@ -2,7 +2,7 @@
 import keras
 from keras import ops
 
-from keras4ds.readouts import losses
+from keras4ds.readouts.probe import masked_mean
 from keras4ds.readouts.tracking import TrackingProbe
 
 
@@ -41,8 +41,29 @@ class BoxTrackingProbe(TrackingProbe):
     def task_loss(self, targets, outputs):
         visible = ops.cast(targets["box_visible"], "bool")
         mask = ops.logical_and(visible, visible[:, :, :1])
-        l1, giou = losses.box_losses(outputs, targets["boxes"], mask)
+        l1, giou = box_losses(outputs, targets["boxes"], mask)
         return l1 + self.giou_weight * giou
 
     def get_config(self):
         return {**super().get_config(), "giou_weight": self.giou_weight}
+
+
+def generalized_iou(pred, gt):
+    """GIoU of `[..., 4]` boxes [ymin, xmin, ymax, xmax] (empty boxes have area 0)."""
+    def area(b):
+        return ops.maximum(b[..., 2] - b[..., 0], 0.0) * ops.maximum(b[..., 3] - b[..., 1], 0.0)
+
+    inter = (ops.maximum(ops.minimum(pred[..., 2], gt[..., 2]) - ops.maximum(pred[..., 0], gt[..., 0]), 0.0)
+             * ops.maximum(ops.minimum(pred[..., 3], gt[..., 3])
+                           - ops.maximum(pred[..., 1], gt[..., 1]), 0.0))
+    union = area(pred) + area(gt) - inter
+    hull = ((ops.maximum(pred[..., 2], gt[..., 2]) - ops.minimum(pred[..., 0], gt[..., 0]))
+            * (ops.maximum(pred[..., 3], gt[..., 3]) - ops.minimum(pred[..., 1], gt[..., 1])))
+    iou = inter / ops.maximum(union, 1e-7)
+    return iou - (hull - union) / ops.maximum(hull, 1e-7)
+
+
+def box_losses(pred, gt, mask):
+    """`(L1, 1 - GIoU)` of `(B, K, T, 4)` boxes over frames where `mask` `(B, K, T)`."""
+    l1 = masked_mean(ops.sum(ops.abs(pred - gt), axis=-1), mask)
+    return l1, masked_mean(1.0 - generalized_iou(pred, gt), mask)

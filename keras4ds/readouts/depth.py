@@ -1,11 +1,10 @@
 """Depth readout: the official learned-query patch decoder, or a DPT-style head."""
 import keras
 import numpy as np
+from keras import ops
 
 from keras4ds.models.readout import DepthReadout
-from keras4ds.readouts import losses
-from keras4ds.readouts.dpt import DPTHead
-from keras4ds.readouts.probe import Probe
+from keras4ds.readouts.probe import Probe, masked_mean
 
 DEPTH_LOSSES = ("l1", "silog")
 
@@ -104,10 +103,92 @@ class DepthProbe(Probe):
 
     def task_loss(self, targets, outputs):
         if self.loss_kind == "silog":
-            return losses.scale_invariant_log(outputs, targets["depth"])
-        return losses.depth_l1(outputs, targets["depth"])
+            return scale_invariant_log(outputs, targets["depth"])
+        return depth_l1(outputs, targets["depth"])
 
     def get_config(self):
         return {**super().get_config(), "decoding_patch_size": self.decoding_patch_size,
                 "head": self.head_kind, "loss": self.loss_kind, "dpt_features": self.dpt_features,
                 "local_radius": self.local_radius, "readout_mlp": self.readout_mlp}
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class DPTHead(keras.layers.Layer):
+    """Several encoder states -> dense depth (a small DPT-style head, Ranftl et al. 2021).
+
+    `call(states)`: a list of `(B, N, D)` token states (shallow to deep) on the token grid
+    `grid = (t, h, w)`. Each is projected to `features` channels and laid on its (h, w)
+    map; starting from the deepest, maps are fused coarse to fine: upsample x2, add the
+    next shallower map (resized to match), refine with a residual 3x3 conv unit. A final
+    conv predicts `frames_per_token` depth maps per token time step, resized to `(H, W)`.
+    Returns `(B, T, H, W, 1)`.
+    """
+
+    def __init__(self, grid, image_size, frames_per_token=2, features=64, **kwargs):
+        super().__init__(**kwargs)
+        self.grid, self.image_size = tuple(grid), tuple(image_size)
+        self.frames_per_token, self.features = frames_per_token, features
+
+    def build(self, states_shape):
+        count = len(states_shape)
+        self.projections = [keras.layers.Dense(self.features, name=f"reassemble_{i}")
+                            for i in range(count)]
+        self.refine = [[keras.layers.Conv2D(self.features, 3, padding="same", name=f"fuse_{i}_{j}")
+                        for j in range(2)] for i in range(count)]
+        self.output_conv = keras.layers.Conv2D(self.features // 2, 3, padding="same", name="output_0")
+        self.output_head = keras.layers.Conv2D(self.frames_per_token, 1, name="output_1")
+        for projection, shape in zip(self.projections, states_shape):
+            projection.build(shape)
+        for convs in self.refine:
+            for conv in convs:
+                conv.build((None, None, None, self.features))
+        self.output_conv.build((None, None, None, self.features))
+        self.output_head.build((None, None, None, self.features // 2))
+
+    def _maps(self, projection, state):
+        t, h, w = self.grid
+        x = projection(state)
+        return ops.reshape(x, (ops.shape(x)[0] * t, h, w, self.features))
+
+    def call(self, states):
+        t, h, w = self.grid
+        batch = ops.shape(states[0])[0]
+        maps = [self._maps(p, s) for p, s in zip(self.projections, states)]
+        x, size = maps[-1], (h, w)
+        for i in range(len(maps) - 1, -1, -1):
+            if i < len(maps) - 1:
+                size = (size[0] * 2, size[1] * 2)
+                x = ops.image.resize(x, size, interpolation="bilinear")
+                x = x + ops.image.resize(maps[i], size, interpolation="bilinear")
+            conv_a, conv_b = self.refine[i]
+            x = x + conv_b(ops.relu(conv_a(ops.relu(x))))
+        x = ops.image.resize(ops.relu(self.output_conv(x)), self.image_size, interpolation="bilinear")
+        depth = self.output_head(x)  # (B*t, H, W, frames_per_token)
+        height, width = self.image_size
+        depth = ops.reshape(depth, (batch, t, height, width, self.frames_per_token))
+        depth = ops.transpose(depth, (0, 1, 4, 2, 3))
+        return ops.reshape(depth, (batch, t * self.frames_per_token, height, width, 1))
+
+    def get_config(self):
+        return {**super().get_config(), "grid": self.grid, "image_size": self.image_size,
+                "frames_per_token": self.frames_per_token, "features": self.features}
+
+
+def valid_depth(depth):
+    """Valid-pixel mask of true depth: finite and > 0."""
+    return ops.logical_and(ops.isfinite(depth), depth > 0)
+
+
+def depth_l1(pred, gt):
+    """Mean |pred - gt| over valid pixels of `(B, T, H, W, 1)` depth."""
+    valid = valid_depth(gt)
+    return masked_mean(ops.abs(pred - ops.where(valid, gt, 0.0)), valid)
+
+
+def scale_invariant_log(pred, gt, variance_focus=0.85, min_depth=1e-3):
+    """Eigen et al.'s scale-invariant log loss (BTS form): sqrt(E[d^2] - l E[d]^2),
+    d = log(pred) - log(gt) on valid pixels; pred is clamped at `min_depth`."""
+    valid = valid_depth(gt)
+    d = ops.log(ops.maximum(pred, min_depth)) - ops.log(ops.where(valid, gt, 1.0))
+    mean_sq, mean = masked_mean(d * d, valid), masked_mean(d, valid)
+    return ops.sqrt(ops.maximum(mean_sq - variance_focus * mean * mean, 0.0) + 1e-8)

@@ -2,7 +2,7 @@
 import keras
 from keras import ops
 
-from keras4ds.readouts import losses
+from keras4ds.readouts.probe import huber, masked_mean
 from keras4ds.readouts.tracking import TrackingProbe
 
 VISIBILITY_RULES = ("tapir", "visibility")
@@ -20,10 +20,38 @@ def point_outputs(tracks, vis, cert, visibility_rule):
 
 def point_loss(targets, outputs):
     """TAPIR-style Huber + BCE visibility + BCE certainty of a point head's outputs."""
-    position, visibility, certainty = losses.tapir_losses(
+    position, visibility, certainty = tapir_losses(
         outputs["tracks"], outputs["visibility_logits"], outputs["certainty_logits"],
         targets["tracks"], targets["visible"])
     return position + visibility + certainty
+
+
+def binary_cross_entropy_logits(logits, labels):
+    """Elementwise binary cross-entropy of `logits` against `labels` in {0, 1} (stable form)."""
+    labels = ops.cast(labels, logits.dtype)
+    return ops.maximum(logits, 0.0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
+def tapir_losses(pred_tracks, vis_logits, cert_logits, gt_tracks, gt_visible, raster=256.0,
+                 huber_delta=4.0, certainty_threshold=6.0):
+    """TAPIR-style point losses `(position, visibility, certainty)`.
+
+    Tracks `(B, Q, T, 2)` in [0, 1] units, compared in pixels of a `raster` image: Huber
+    (delta `huber_delta` px) of the Euclidean distance on visible points, as tapnet's
+    `huber_loss`; BCE of the visibility logit against visibility; BCE of the certainty
+    logit against "within `certainty_threshold` px", on visible points.
+    """
+    visible = ops.cast(gt_visible, pred_tracks.dtype)
+    diff = (pred_tracks - gt_tracks) * raster
+    sq_dist = ops.sum(diff * diff, axis=-1)
+    distance = ops.sqrt(sq_dist + 1e-12)  # the epsilon keeps the gradient finite at 0
+    position = masked_mean(huber(distance, huber_delta), visible)
+    visibility = ops.mean(binary_cross_entropy_logits(vis_logits, visible))
+    within = sq_dist <= certainty_threshold ** 2
+    certainty = masked_mean(
+        binary_cross_entropy_logits(cert_logits, ops.stop_gradient(ops.cast(within, visible.dtype))),
+        visible)
+    return position, visibility, certainty
 
 
 @keras.saving.register_keras_serializable("keras4ds")

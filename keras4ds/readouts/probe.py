@@ -1,4 +1,12 @@
-"""The base of all readout heads: an encoder, a choice of hidden states, frozen or not."""
+"""The base of all readout heads (an encoder, a choice of hidden states, frozen or not),
+and trained readouts as files.
+
+`save_readout` writes a `.keras` archive of the probe with its encoder inside: the probe's
+config (its encoder's config included) and every weight, encoder and head, so
+`load_readout` needs nothing else to score it again.
+"""
+import os
+
 import keras
 from keras import ops
 
@@ -7,13 +15,14 @@ from keras4ds.models.layers import TransformerBlock
 from keras4ds.models.readout import EncoderToReadout
 from keras4ds.models.validation import check_values, check_video
 from keras4ds.readouts.features import encoder_features, readout_indices
+from keras4ds.utils import write_staged
 
 
 class Probe(CheckedInputs, keras.Model):
     """A readout head on a 4DS encoder, trained with `compile()` + `fit()`.
 
     Inputs are dicts: `"video"` `(B, T, H, W, 3)` floats in [0, 1], or `"features"`
-    `(B, N, D * len(readout_index))` (cached encoder states, see `readouts.cache`), plus
+    `(B, N, D * len(readout_index))` (cached encoder states, see `readouts.features`), plus
     the task's queries. Targets are dicts too (see `readouts.batches`). `compute_loss`
     applies the task loss, so `compile(optimizer)` needs no `loss`.
 
@@ -156,7 +165,50 @@ class Probe(CheckedInputs, keras.Model):
         super().compile(optimizer=optimizer, **kwargs)
 
 
+READOUT_EXTENSION = ".keras"
+
+
+
+
+def save_readout(probe, path: str) -> str:
+    """Write trained `probe` (a `Probe`) to `path` (ending in `.keras`), staged then renamed."""
+    if not isinstance(probe, Probe):
+        raise TypeError(f"save_readout takes a keras4ds Probe; got {type(probe).__name__}")
+    if not str(path).endswith(READOUT_EXTENSION):
+        raise ValueError(f"a readout file must end in {READOUT_EXTENSION}; got {path}")
+    return write_staged(os.fspath(path), lambda staged: probe.save(staged))
+
+
+def load_readout(path: str, task: str = None) -> Probe:
+    """The probe saved at `path`; with `task`, refuse a readout of another task."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"readout file {path} does not exist")
+    try:
+        probe = keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a readout saved by save_readout ({error})") from None
+    if not isinstance(probe, Probe):
+        raise TypeError(f"{path} holds a {type(probe).__name__}, not a keras4ds readout")
+    if task is not None and probe.task != task:
+        raise ValueError(f"{path} is a {probe.task} readout, not a {task} one")
+    return probe
+
+
+
 def zero_init_head(readout):
     """Zero the final Dense of an AttentionReadout so the head starts at its baseline."""
     readout.head.kernel.assign(ops.zeros(readout.head.kernel.shape))
     readout.head.bias.assign(ops.zeros(readout.head.bias.shape))
+
+
+# Loss pieces the task heads share (keras.ops, every backend).
+def masked_mean(values, mask):
+    """Mean of `values` where `mask` is true (0 where it is nowhere true)."""
+    mask = ops.cast(mask, values.dtype)
+    return ops.sum(values * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def huber(x, delta):
+    """Elementwise Huber loss of `x` with threshold `delta`."""
+    abs_x = ops.abs(x)
+    return ops.where(abs_x <= delta, 0.5 * x * x, delta * (abs_x - 0.5 * delta))

@@ -8,13 +8,89 @@ frame t's tokens only (`AttentionReadout` on `(B*T, 1, h*w, C)`): every (query, 
 pair gets its own attention map, a soft look-up of "where is it now" (the correlation of
 TAPIR's cost volume). Queries never mix: each is its own row of the attention.
 """
+import math
+
 import keras
 from keras import ops
 
 from keras4ds.models.readout import AttentionReadout
-from keras4ds.readouts.fourier import FourierQueryEncoder
 from keras4ds.readouts.probe import Probe
-from keras4ds.readouts.query_features import QueryFeatureProjection, sample_features
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class FourierQueryEncoder(keras.layers.Layer):
+    """`(B, Q, C)` coordinates in about [0, 1] -> `(B, Q, dim)` query vectors.
+
+    Each coordinate c becomes `[c, sin(2^k pi c), cos(2^k pi c)]` for k < num_bands, then
+    Dense(dim) -> tanh-GELU -> Dense(dim). Applied per query, so queries never mix.
+    """
+
+    def __init__(self, dim, num_bands=8, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.num_bands = dim, num_bands
+        self.dense_in = keras.layers.Dense(dim, name="dense_in")
+        self.dense_out = keras.layers.Dense(dim, name="dense_out")
+
+    def build(self, coords_shape):
+        encoded = coords_shape[-1] * (1 + 2 * self.num_bands)
+        self.dense_in.build((None, None, encoded))
+        self.dense_out.build((None, None, self.dim))
+
+    def call(self, coords):
+        freqs = ops.convert_to_tensor([(2.0 ** k) * math.pi for k in range(self.num_bands)],
+                                      dtype=coords.dtype)
+        angles = coords[..., None] * freqs
+        shape = ops.shape(coords)
+        angles = ops.reshape(angles, (shape[0], shape[1], coords.shape[-1] * self.num_bands))
+        encoded = ops.concatenate([coords, ops.sin(angles), ops.cos(angles)], axis=-1)
+        return self.dense_out(ops.gelu(self.dense_in(encoded), approximate=True))
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "num_bands": self.num_bands}
+
+
+def sample_features(features, points, grid_size):
+    """Bilinear sample of readout features at query points.
+
+    features `(B, T, h*w, C)`; points `(B, Q, 3)` as (t, y, x), t a frame index (rounded),
+    y, x in [0, 1] image units; grid_size `(h, w)`. Returns `(B, Q, C)`. Each query is
+    sampled on its own, so queries never mix.
+    """
+    h, w = grid_size
+    num_frames = features.shape[1]
+    frame = ops.clip(ops.round(points[..., 0]), 0, num_frames - 1)
+    frame_weights = ops.cast(ops.equal(frame[..., None], ops.arange(num_frames, dtype=frame.dtype)),
+                             features.dtype)
+
+    def tent(coord, size):  # (B, Q) in [0, 1] -> (B, Q, size) linear interpolation weights
+        centre = ops.clip(coord * size - 0.5, 0.0, size - 1.0)
+        cells = ops.arange(size, dtype=centre.dtype)
+        return ops.maximum(1.0 - ops.abs(centre[..., None] - cells), 0.0)
+
+    spatial = tent(points[..., 1], h)[..., :, None] * tent(points[..., 2], w)[..., None, :]
+    spatial = ops.reshape(spatial, (ops.shape(points)[0], ops.shape(points)[1], h * w))
+    return ops.einsum("bqt,bqn,btnc->bqc", frame_weights, ops.cast(spatial, features.dtype), features)
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class QueryFeatureProjection(keras.layers.Layer):
+    """LayerNorm + Dense(dim) of sampled query features `(B, Q, C)` -> `(B, Q, dim)`."""
+
+    def __init__(self, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = dim
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
+        self.dense = keras.layers.Dense(dim, name="dense")
+
+    def build(self, input_shape):
+        self.norm.build(input_shape)
+        self.dense.build(input_shape)
+
+    def call(self, sampled):
+        return self.dense(self.norm(sampled))
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim}
 
 
 class TrackingProbe(Probe):

@@ -1,4 +1,5 @@
-"""`train_probe`: train one readout on clips and score it against its trivial baseline."""
+"""`make_probe` and `train_probe`: train one readout on clips and score it against its
+trivial baseline; `TwoRateAdam`, the optimizer of fine-tuning."""
 import time
 
 import keras
@@ -6,11 +7,10 @@ import numpy as np
 
 from keras4ds.readouts.batches import check_task, probe_batch
 from keras4ds.readouts.boxes import BoxTrackingProbe
-from keras4ds.readouts.cache import cache_features, compute_features
 from keras4ds.readouts.classify import ClassificationProbe, clip_windows
 from keras4ds.readouts.depth import DepthProbe
 from keras4ds.readouts.evaluate import baseline_predictions, bootstrap_spread, task_metrics
-from keras4ds.readouts.optimizer import TwoRateAdam
+from keras4ds.readouts.features import cache_features, compute_features
 from keras4ds.readouts.points import PointTrackingProbe
 from keras4ds.readouts.pose import PoseProbe
 from keras4ds.readouts.template_points import TemplatePointProbe
@@ -37,6 +37,44 @@ def make_probe(task, encoder, frozen=True, readout_index=None, num_params=128, n
         probe_class = POINT_HEADS[head]
     return probe_class(encoder, frozen=frozen, readout_index=readout_index,
                        num_params=num_params, num_heads=num_heads, **kwargs)
+
+
+@keras.saving.register_keras_serializable("keras4ds")
+class TwoRateAdam(keras.optimizers.Adam):
+    """Adam whose updates of `encoder_variables` use `encoder_learning_rate` (a fixed
+    multiple of `learning_rate`: `encoder_learning_rate / learning_rate` for schedules).
+
+    Variables are matched by their index in the optimizer's variable list, which works
+    on jax, tensorflow and torch (this subclass runs the generic per-variable update).
+    Decoupled weight decay is not offered: Keras applies it outside `update_step`, at
+    the base learning rate, so it would leak into the encoder.
+    """
+
+    def __init__(self, learning_rate, encoder_learning_rate, encoder_variables=(), **kwargs):
+        if kwargs.get("weight_decay"):
+            raise ValueError("TwoRateAdam does not support weight_decay (see its docstring)")
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        base = float(learning_rate) if isinstance(learning_rate, (int, float)) else None
+        if base is None or base <= 0:
+            raise ValueError("TwoRateAdam needs a positive float learning_rate")
+        self.encoder_learning_rate = float(encoder_learning_rate)
+        self.encoder_ratio = self.encoder_learning_rate / base
+        self._encoder_ids = {id(v) for v in encoder_variables}
+        self._encoder_indices = set()
+
+    def build(self, var_list):
+        super().build(var_list)
+        self._encoder_indices = {self._get_variable_index(v) for v in var_list
+                                 if id(v) in self._encoder_ids}
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self._get_variable_index(variable) in self._encoder_indices:
+            learning_rate = learning_rate * self.encoder_ratio
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "encoder_learning_rate": self.encoder_learning_rate}
+
 
 
 def _as_clip_list(clips, name):
@@ -97,7 +135,7 @@ def _loss(probe, inputs, targets, batch_size, predictions=None):
 
 def _frozen_features(encoder, videos, indices, feature_cache, verbose):
     """Encoder states `(B, N, C)` of `videos` `(B, T, H, W, 3)`, through `feature_cache`
-    (a directory, see `readouts.cache`) when given."""
+    (a directory, see `readouts.features`) when given."""
     if feature_cache is None:
         return compute_features(encoder, videos, indices, progress=bool(verbose))
     return cache_features(feature_cache, encoder, videos, indices)
@@ -145,7 +183,7 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         encoder is untouched); False: fine-tune the encoder too, at `encoder_learning_rate`
         (default: `learning_rate`).
       feature_cache: a directory (frozen only): the features of the train and eval clips
-        are read from it, or computed once and written there (`readouts.cache`; keyed by
+        are read from it, or computed once and written there (`readouts.features`; keyed by
         the encoder's weights, the videos and the readout index, so nothing stale is
         reused).
       test_clips: 'classify' only: eval clips may be longer than the encoder's

@@ -101,3 +101,41 @@ def test_fit_on_bare_arrays_with_mixed_bfloat16():
     assert np.isfinite(history.history["loss"][0])
     assert keras.backend.standardize_dtype(prediction.dtype) == "float32"
     assert mae.encoder.blocks[0].mlp.dense_in.compute_dtype == "bfloat16"
+
+
+def _numpy_attention(layer, x, context):
+    """Multi-head softmax attention of `x` on `context` from the layer's own weights."""
+    w = {name: [np.asarray(ops.convert_to_numpy(v)) for v in getattr(layer, name).weights]
+         for name in ("query", "key", "value", "out")}
+    q = np.einsum("bnd,dhk->bnhk", x, w["query"][0]) + w["query"][1]
+    k = np.einsum("bmd,dhk->bmhk", context, w["key"][0]) + w["key"][1]
+    v = np.einsum("bmd,dhk->bmhk", context, w["value"][0]) + w["value"][1]
+    logits = np.einsum("bnhk,bmhk->bhnm", q, k) / np.sqrt(q.shape[-1])
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    heads = np.einsum("bhnm,bmhk->bnhk", probs, v)
+    return np.einsum("bnhk,hkd->bnd", heads, w["out"][0]) + w["out"][1]
+
+
+def test_cross_decoder_attends_with_the_encoders_attention_layer():
+    """The cross decoder's blocks use `Attention` (the encoder's layer): queries from the
+    targets, keys and values from the visible tokens, under the variable paths the MAE
+    checkpoints record."""
+    from keras4ds.models.layers import Attention
+
+    mae = tiny_mae("cross")
+    block = mae.decoder.blocks[0]
+    assert isinstance(block.attention, Attention)
+    assert isinstance(mae.encoder.blocks[0].attention, Attention)
+    paths = [v.path.split("/", 1)[1] for v in block.attention.weights]
+    assert paths == [f"block_0/attention/{name}/{kind}" for name in ("query", "key", "value", "out")
+                     for kind in ("kernel", "bias")]
+    rng = np.random.default_rng(0)
+    queries = rng.normal(size=(2, 3, 16)).astype("float32")
+    context = rng.normal(size=(2, 5, 16)).astype("float32")
+    got = ops.convert_to_numpy(block.attention(queries, context))
+    np.testing.assert_allclose(got, _numpy_attention(block.attention, queries, context),
+                               rtol=1e-4, atol=1e-5)
+    self_attended = ops.convert_to_numpy(block.attention(context))
+    np.testing.assert_allclose(self_attended, _numpy_attention(block.attention, context, context),
+                               rtol=1e-4, atol=1e-5)

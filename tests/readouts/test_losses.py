@@ -1,4 +1,4 @@
-"""Readout losses (`keras4ds.readouts.losses`): hand-worked values and numpy references.
+"""Readout task losses (each in its task's module): hand-worked values and numpy references.
 
 The losses are keras.ops code, so every test runs on the backend of the pass.
 """
@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras4ds.readouts import losses
+from keras4ds.readouts.boxes import box_losses, generalized_iou
+from keras4ds.readouts.depth import depth_l1, scale_invariant_log
+from keras4ds.readouts.points import tapir_losses
+from keras4ds.readouts.pose import pose_losses, rotation_from_6d
 
 
 def tensor(x):
@@ -90,22 +93,22 @@ def depth_case():
 def test_depth_l1_by_hand_ignores_invalid_pixels():
     pred, gt = depth_case()
     # valid pixels 0, 1, 2: |1 - 2| + |2 - 1| + |3 - 3| = 2 over 3 pixels
-    assert value(losses.depth_l1(tensor(pred), tensor(gt))) == pytest.approx(2 / 3, rel=1e-6)
+    assert value(depth_l1(tensor(pred), tensor(gt))) == pytest.approx(2 / 3, rel=1e-6)
 
 
 def test_scale_invariant_log_by_hand():
     pred, gt = depth_case()
     # valid d = log(1/2), log(2), 0: E[d^2] = 2 log(2)^2 / 3, E[d] = 0
     expected = math.sqrt(2 * math.log(2) ** 2 / 3 + 1e-8)
-    assert value(losses.scale_invariant_log(tensor(pred), tensor(gt))) == pytest.approx(expected, rel=1e-5)
+    assert value(scale_invariant_log(tensor(pred), tensor(gt))) == pytest.approx(expected, rel=1e-5)
     # a global scale of the prediction: d = log 3 everywhere, E[d^2] - l E[d]^2 = (1 - l) log(3)^2
     scaled = np.where(np.isfinite(gt) & (gt > 0), 3 * gt, 7.0)
     for focus in (0.85, 0.5):
         expected = math.sqrt((1 - focus) * math.log(3) ** 2 + 1e-8)
-        got = value(losses.scale_invariant_log(tensor(scaled), tensor(gt), variance_focus=focus))
+        got = value(scale_invariant_log(tensor(scaled), tensor(gt), variance_focus=focus))
         assert got == pytest.approx(expected, rel=1e-5), focus
     # variance_focus 1 is fully scale invariant: only the 1e-8 floor is left
-    got = value(losses.scale_invariant_log(tensor(scaled), tensor(gt), variance_focus=1.0))
+    got = value(scale_invariant_log(tensor(scaled), tensor(gt), variance_focus=1.0))
     assert got == pytest.approx(1e-4, abs=2e-4)
 
 
@@ -113,7 +116,7 @@ def test_scale_invariant_log_clamps_the_prediction_at_min_depth():
     gt = np.ones((1, 1, 1, 2, 1))
     pred = np.array([0.0, -5.0]).reshape(gt.shape)  # both clamp to 1e-3: d = log(1e-3)
     expected = math.sqrt(0.15 * math.log(1e-3) ** 2 + 1e-8)
-    assert value(losses.scale_invariant_log(tensor(pred), tensor(gt))) == pytest.approx(expected, rel=1e-5)
+    assert value(scale_invariant_log(tensor(pred), tensor(gt))) == pytest.approx(expected, rel=1e-5)
 
 
 def test_depth_losses_match_numpy_on_random_maps_with_invalid_pixels():
@@ -123,13 +126,13 @@ def test_depth_losses_match_numpy_on_random_maps_with_invalid_pixels():
     gt[rng.random(gt.shape) < 0.1] = np.nan
     gt[rng.random(gt.shape) < 0.05] = np.inf
     pred = rng.uniform(0.0, 12.0, gt.shape)
-    np.testing.assert_allclose(value(losses.depth_l1(tensor(pred), tensor(gt))),
+    np.testing.assert_allclose(value(depth_l1(tensor(pred), tensor(gt))),
                                reference_depth_l1(pred, gt), rtol=1e-5)
-    np.testing.assert_allclose(value(losses.scale_invariant_log(tensor(pred), tensor(gt))),
+    np.testing.assert_allclose(value(scale_invariant_log(tensor(pred), tensor(gt))),
                                reference_silog(pred, gt), rtol=1e-5)
     # the invalid pixels' predictions play no part
     changed = np.where(np.isfinite(gt) & (gt > 0), pred, 1e6)
-    np.testing.assert_allclose(value(losses.depth_l1(tensor(changed), tensor(gt))),
+    np.testing.assert_allclose(value(depth_l1(tensor(changed), tensor(gt))),
                                reference_depth_l1(pred, gt), rtol=1e-5)
 
 
@@ -137,8 +140,8 @@ def test_depth_losses_are_finite_and_zero_when_no_pixel_is_valid():
     gt = np.zeros((1, 1, 2, 2, 1))
     gt[0, 0, 0, 0] = np.nan
     pred = np.ones_like(gt)
-    assert value(losses.depth_l1(tensor(pred), tensor(gt))) == 0.0
-    assert value(losses.scale_invariant_log(tensor(pred), tensor(gt))) == pytest.approx(1e-4, rel=1e-3)
+    assert value(depth_l1(tensor(pred), tensor(gt))) == 0.0
+    assert value(scale_invariant_log(tensor(pred), tensor(gt))) == pytest.approx(1e-4, rel=1e-3)
 
 
 # --- points ------------------------------------------------------------------------------
@@ -150,7 +153,7 @@ def test_tapir_losses_by_hand():
     visible = np.array([[[1.0, 1.0, 0.0]]])
     vis_logits = np.array([[[2.0, -1.0, 3.0]]])
     cert_logits = np.array([[[0.0, 1.0, 5.0]]])
-    position, visibility, certainty = losses.tapir_losses(
+    position, visibility, certainty = tapir_losses(
         tensor(pred), tensor(vis_logits), tensor(cert_logits), tensor(gt), tensor(visible))
     # Huber(delta 4) of the distance: 0.5 * 1^2 = 0.5 and 4 * (10 - 2) = 32 (per coordinate
     # it would be 16 + 24); the occluded frame is left out
@@ -169,7 +172,7 @@ def test_tapir_losses_options_and_large_logits():
     visible = np.ones((1, 1, 2))
     vis = np.array([[[-100.0, 100.0]]])  # BCE 100 and 0 (not inf: computed from logits)
     cert = np.zeros((1, 1, 2))
-    position, visibility, certainty = losses.tapir_losses(
+    position, visibility, certainty = tapir_losses(
         tensor(pred), tensor(vis), tensor(cert), tensor(gt), tensor(visible),
         raster=8.0, huber_delta=1.0, certainty_threshold=5.0)
     # Huber of the 5 px distance (not of each coordinate): 1 * (5 - 0.5), and 0
@@ -204,7 +207,7 @@ def test_tapir_position_gradient_is_finite_at_zero_error():
     pred[0, 1, 1] += [3 / 256, 4 / 256]  # 5 px: beyond delta 4, gradient 4 * (3, 4) / 5 px
 
     def position(tracks):
-        return losses.tapir_losses(tracks, tensor(visible), tensor(visible), tensor(gt),
+        return tapir_losses(tracks, tensor(visible), tensor(visible), tensor(gt),
                                    tensor(visible))[0]
     grad = gradient(position, pred)
     expected = np.zeros_like(pred)
@@ -219,7 +222,7 @@ def test_tapir_losses_match_numpy():
     pred = gt + rng.normal(0, 8 / 256, gt.shape)
     visible = rng.random(shape) < 0.7
     vis, cert = rng.normal(0, 3, shape), rng.normal(0, 3, shape)
-    got = losses.tapir_losses(tensor(pred), tensor(vis), tensor(cert), tensor(gt), tensor(visible))
+    got = tapir_losses(tensor(pred), tensor(vis), tensor(cert), tensor(gt), tensor(visible))
     for name, g, want in zip(("position", "visibility", "certainty"), got,
                              reference_tapir(pred, vis, cert, gt, visible)):
         np.testing.assert_allclose(value(g), want, rtol=1e-4, err_msg=name)
@@ -235,7 +238,7 @@ def test_tapir_losses_match_numpy():
     ([2, 2, 0, 0], [0, 0, 2, 2], 0.0),              # inverted pred: area 0, hull = gt
 ])
 def test_generalized_iou_by_hand(pred, gt, expected):
-    assert value(losses.generalized_iou(tensor(pred), tensor(gt))) == pytest.approx(expected, abs=1e-6)
+    assert value(generalized_iou(tensor(pred), tensor(gt))) == pytest.approx(expected, abs=1e-6)
 
 
 def random_boxes(rng, shape):
@@ -246,11 +249,11 @@ def random_boxes(rng, shape):
 def test_generalized_iou_matches_numpy_and_is_symmetric():
     rng = np.random.default_rng(2)
     pred, gt = random_boxes(rng, (3, 4, 5)), random_boxes(rng, (3, 4, 5))
-    got = value(losses.generalized_iou(tensor(pred), tensor(gt)))
+    got = value(generalized_iou(tensor(pred), tensor(gt)))
     want = np.array([reference_giou(p, g) for p, g in zip(pred.reshape(-1, 4), gt.reshape(-1, 4))])
     np.testing.assert_allclose(got.reshape(-1), want, rtol=1e-5, atol=1e-6)
     assert (got >= -1).all() and (got <= 1).all()
-    np.testing.assert_allclose(value(losses.generalized_iou(tensor(gt), tensor(pred))), got, atol=1e-6)
+    np.testing.assert_allclose(value(generalized_iou(tensor(gt), tensor(pred))), got, atol=1e-6)
 
 
 def test_box_losses_by_hand_and_mask():
@@ -260,7 +263,7 @@ def test_box_losses_by_hand_and_mask():
     pred[0, 0, 1] = [1, 1, 3, 3]
     pred[0, 0, 2] = [50, 50, 60, 60]  # masked out
     mask = np.array([[[True, True, False]]])
-    l1, giou = losses.box_losses(tensor(pred), tensor(gt), tensor(mask))
+    l1, giou = box_losses(tensor(pred), tensor(gt), tensor(mask))
     assert value(l1) == pytest.approx((0 + 4) / 2, rel=1e-6)
     assert value(giou) == pytest.approx((0 + 1 - (1 / 7 - 2 / 9)) / 2, rel=1e-5)
 
@@ -269,7 +272,7 @@ def test_box_losses_match_numpy():
     rng = np.random.default_rng(3)
     pred, gt = random_boxes(rng, (2, 3, 4)), random_boxes(rng, (2, 3, 4))
     mask = rng.random((2, 3, 4)) < 0.6
-    l1, giou = losses.box_losses(tensor(pred), tensor(gt), tensor(mask))
+    l1, giou = box_losses(tensor(pred), tensor(gt), tensor(mask))
     np.testing.assert_allclose(value(l1), np.abs(pred - gt).sum(-1)[mask].mean(), rtol=1e-5)
     want = np.mean([1 - reference_giou(p, g) for p, g in zip(pred[mask], gt[mask])])
     np.testing.assert_allclose(value(giou), want, rtol=1e-5)
@@ -279,22 +282,22 @@ def test_box_losses_match_numpy():
 
 def test_rotation_from_6d_of_the_identity_and_of_non_orthonormal_input():
     for six in ([1, 0, 0, 0, 1, 0], [2, 0, 0, 1, 3, 0]):  # the second is scaled and skewed
-        np.testing.assert_allclose(value(losses.rotation_from_6d(tensor(six))), np.eye(3), atol=1e-6)
+        np.testing.assert_allclose(value(rotation_from_6d(tensor(six))), np.eye(3), atol=1e-6)
 
 
 def test_a_known_rotation_round_trips_through_6d():
     rotation = rodrigues([1.0, -2.0, 0.5], 1.1)
     six = np.concatenate([rotation[0], rotation[1]])  # rows b1, b2
-    np.testing.assert_allclose(value(losses.rotation_from_6d(tensor(six))), rotation, atol=1e-6)
+    np.testing.assert_allclose(value(rotation_from_6d(tensor(six))), rotation, atol=1e-6)
     about_z = rodrigues([0, 0, 1], math.pi / 2)  # rows (0, -1, 0), (1, 0, 0), (0, 0, 1)
-    np.testing.assert_allclose(value(losses.rotation_from_6d(tensor([0, -1, 0, 1, 0, 0]))),
+    np.testing.assert_allclose(value(rotation_from_6d(tensor([0, -1, 0, 1, 0, 0]))),
                                about_z, atol=1e-6)
 
 
 def test_rotation_from_6d_is_orthonormal_with_det_one_and_matches_numpy():
     rng = np.random.default_rng(4)
     six = rng.normal(size=(2, 5, 6))
-    got = value(losses.rotation_from_6d(tensor(six)))
+    got = value(rotation_from_6d(tensor(six)))
     assert got.shape == (2, 5, 3, 3)
     np.testing.assert_allclose(got @ np.swapaxes(got, -1, -2), np.broadcast_to(np.eye(3), got.shape),
                                atol=1e-5)
@@ -312,10 +315,10 @@ def test_pose_losses_by_hand():
     expected = {"l1": 2.5 / 2, "l2": 4.25 / 2, "huber": (0.125 + 1.5) / 2}
     halved = {"l1": 1.25 / 2, "l2": 1.0625 / 2, "huber": (0.03125 + 0.5) / 2}  # scale 2
     for name in expected:
-        rot, trans = losses.pose_losses(tensor(rotation), tensor(translation), tensor(gt), name)
+        rot, trans = pose_losses(tensor(rotation), tensor(translation), tensor(gt), name)
         assert value(rot) == pytest.approx(0.15, rel=1e-5)
         assert value(trans) == pytest.approx(expected[name], rel=1e-5), name
-        _, trans = losses.pose_losses(tensor(rotation), tensor(translation), tensor(gt), name, scale=2.0)
+        _, trans = pose_losses(tensor(rotation), tensor(translation), tensor(gt), name, scale=2.0)
         assert value(trans) == pytest.approx(halved[name], rel=1e-5), name
 
 
@@ -330,9 +333,9 @@ def test_pose_losses_match_numpy():
     error = (translation - gt[..., :3, 3]) / 1.5
     per_frame = {"l1": np.abs(error), "l2": error ** 2, "huber": reference_huber(error, 1.0)}
     for name, terms in per_frame.items():
-        rot, trans = losses.pose_losses(tensor(rotation), tensor(translation), tensor(gt), name, 1.5)
+        rot, trans = pose_losses(tensor(rotation), tensor(translation), tensor(gt), name, 1.5)
         np.testing.assert_allclose(value(rot), np.abs(rotation - gt[..., :3, :3]).sum((-2, -1)).mean(),
                                    rtol=1e-5)
         np.testing.assert_allclose(value(trans), terms.sum(-1).mean(), rtol=1e-5, err_msg=name)
     with pytest.raises(ValueError, match="translation_loss must be one of"):
-        losses.pose_losses(tensor(rotation), tensor(translation), tensor(gt), "cosine")
+        pose_losses(tensor(rotation), tensor(translation), tensor(gt), "cosine")

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras4ds.readouts import losses
-from keras4ds.readouts.global_motion import GlobalMotion
-from keras4ds.readouts.pose import compose
+from keras4ds.readouts.pose import GlobalMotion, compose, pose_losses
 
 
 def _moving_tokens(step_x, frames=3, size=6, channels=16, seed=0):
@@ -63,13 +61,13 @@ def test_pose_translation_losses():
     pred = np.zeros((1, 2, 3), "float32")
     expected = {"l1": 3.5 / 2, "l2": 5.25 / 2, "huber": (0.5 + 1.5 + 0.125) / 2}
     for name, value in expected.items():
-        rot_loss, trans_loss = losses.pose_losses(rotation, pred, gt, name)
+        rot_loss, trans_loss = pose_losses(rotation, pred, gt, name)
         assert float(rot_loss) == pytest.approx(0.0, abs=1e-6)
         assert float(trans_loss) == pytest.approx(value, rel=1e-5), name
-    _, halved = losses.pose_losses(rotation, pred, gt, "l2", scale=2.0)
+    _, halved = pose_losses(rotation, pred, gt, "l2", scale=2.0)
     assert float(halved) == pytest.approx(expected["l2"] / 4, rel=1e-5)
     with pytest.raises(ValueError, match="translation_loss"):
-        losses.pose_losses(rotation, pred, gt, "cosine")
+        pose_losses(rotation, pred, gt, "cosine")
 
 
 def test_pose_probe_options_and_their_errors(make_encoder, clips):

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras4ds.readouts import cache, compute_features, task_metrics, train_probe
+from keras4ds.readouts import compute_features, features, task_metrics, train_probe
 from keras4ds.readouts.classify import clip_windows
 
 SETTINGS = dict(steps=3, batch_size=2, learning_rate=1e-2, num_params=32, num_heads=2,
@@ -16,14 +16,14 @@ SETTINGS = dict(steps=3, batch_size=2, learning_rate=1e-2, num_params=32, num_he
 
 @pytest.fixture
 def computed(monkeypatch):
-    """The number of videos whose features `readouts.cache` computes (not reads)."""
+    """The number of videos whose features `readouts.features` computes (not reads)."""
     count = [0]
-    compute = cache.compute_features
+    compute = features.compute_features
 
     def counting(encoder, videos, *args, **kwargs):
         count[0] += len(videos)
         return compute(encoder, videos, *args, **kwargs)
-    monkeypatch.setattr(cache, "compute_features", counting)
+    monkeypatch.setattr(features, "compute_features", counting)
     return count
 
 
@@ -51,24 +51,24 @@ def test_cache_is_read_back_and_keyed_by_encoder_videos_and_index(make_encoder, 
                                                                   computed):
     encoder = make_encoder()
     videos = np.stack([c["video"] for c in clips[:3]])
-    first = cache.cache_features(str(tmp_path), encoder, videos, readout_index=[1, 2])
+    first = features.cache_features(str(tmp_path), encoder, videos, readout_index=[1, 2])
     assert first.shape == (3, 8, 64) and computed[0] == 3
     np.testing.assert_allclose(first, compute_features(encoder, videos, [1, 2]),
                                rtol=1e-5, atol=1e-6)
     written = _files(tmp_path)
     assert len(written) == 1
-    again = cache.cache_features(str(tmp_path), encoder, videos, readout_index=[1, 2])
+    again = features.cache_features(str(tmp_path), encoder, videos, readout_index=[1, 2])
     np.testing.assert_array_equal(again, first)
     assert computed[0] == 3 and _files(tmp_path) == written
     changed = videos.copy()
     changed[1, 2, 3, 4, 0] += 0.01
-    cache.cache_features(str(tmp_path), encoder, changed, readout_index=[1, 2])
-    cache.cache_features(str(tmp_path), encoder, videos, readout_index=2)
+    features.cache_features(str(tmp_path), encoder, changed, readout_index=[1, 2])
+    features.cache_features(str(tmp_path), encoder, videos, readout_index=2)
     same_shape = make_encoder()  # another initialisation of the same architecture
-    cache.cache_features(str(tmp_path), same_shape, videos, readout_index=[1, 2])
+    features.cache_features(str(tmp_path), same_shape, videos, readout_index=[1, 2])
     weight = encoder.weights[-1]
     weight.assign(weight + 1e-3)
-    cache.cache_features(str(tmp_path), encoder, videos, readout_index=[1, 2])
+    features.cache_features(str(tmp_path), encoder, videos, readout_index=[1, 2])
     assert len(_files(tmp_path)) == 5 and computed[0] == 3 + 4 * 3
     assert all(_files(tmp_path)[name] == stamp for name, stamp in written.items())
 

@@ -214,7 +214,7 @@ def test_bad_inputs_raise_clear_errors(make_encoder, clips):
 
 
 def test_query_features_sample_the_token_grid_bilinearly():
-    from keras4ds.readouts.query_features import sample_features
+    from keras4ds.readouts.tracking import sample_features
     rng = np.random.default_rng(0)
     features = rng.normal(size=(1, 3, 2 * 4, 5)).astype("float32")  # T=3, grid (2, 4)
     grid = features.reshape(1, 3, 2, 4, 5)

@@ -9,7 +9,7 @@ from template_tracks import template_tracks
 from keras4ds.models import FourDSEncoder
 from keras4ds.models.patches import patchify
 from keras4ds.readouts import TemplatePointProbe, make_probe, probe_batch, train_probe
-from keras4ds.readouts.template_matching import TemplateMatcher
+from keras4ds.readouts.template_points import TemplateMatcher
 
 FRAMES, SIZE, PATCH = 4, 16, (2, 2, 2)
 
