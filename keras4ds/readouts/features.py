@@ -11,12 +11,13 @@ directory is deleted.
 import hashlib
 import json
 import os
-import tempfile
 
 import keras
 import numpy as np
 from keras import ops
 from tqdm import tqdm
+
+from keras4ds.utils import write_staged
 
 # Encoder config entries that do not change what the encoder computes.
 _NOT_FINGERPRINTED = ("name", "trainable", "remat")
@@ -127,13 +128,5 @@ def cache_features(directory, encoder, videos, readout_index=None, batch_size=8)
         return features
     features = compute_features(encoder, videos, indices, batch_size, progress=True,
                                 desc=f"features {key[:8]} -> {directory}")
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, features=features)
-        os.replace(temp, path)
-    except BaseException:
-        os.remove(temp)
-        raise
+    write_staged(path, lambda staged: np.savez(staged, features=features))
     return features

@@ -5,6 +5,7 @@ import time
 import keras
 import numpy as np
 
+from keras4ds.models.step_losses import StepLosses
 from keras4ds.readouts.batches import check_task, probe_batch
 from keras4ds.readouts.boxes import BoxTrackingProbe
 from keras4ds.readouts.classify import ClassificationProbe, clip_windows
@@ -110,19 +111,6 @@ class _Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         return next(self.generator)
-
-
-class _StepLosses(keras.callbacks.Callback):
-    """Per-step training losses, recovered from Keras' running epoch mean."""
-
-    def __init__(self):
-        super().__init__()
-        self.losses, self._previous_mean = [], 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        mean = float(logs["loss"])
-        self.losses.append((batch + 1) * mean - batch * self._previous_mean)
-        self._previous_mean = mean
 
 
 def _loss(probe, inputs, targets, batch_size, predictions=None):
@@ -260,7 +248,7 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
     if eval_loss:
         extra["eval_loss"] = {"untrained": _loss(probe, fit_eval_x, eval_y, batch_size)}
     data = _Batches(_batches(fit_train_x, train_y, batch_size, seed), steps)
-    step_losses = _StepLosses()
+    step_losses = StepLosses()
     start = time.perf_counter()
     if steps:
         probe.fit(data, epochs=1, verbose=verbose, callbacks=[step_losses])
