@@ -40,35 +40,52 @@ def point_queries(tracks, visible, height, width, num_queries, rng):
     return queries.astype(np.float32), unit_tracks.astype(np.float32), visible[chosen].astype(np.float32)
 
 
-def probe_batch(task, clips, num_queries=32, seed=0):
-    """Stack clips into `(inputs, targets)` dicts of numpy arrays for `task`.
+def clip_count(clips):
+    """How many clips: a list of clip dicts, or a dict of arrays with a leading clip axis."""
+    if isinstance(clips, dict):
+        return len(next(iter(clips.values()))) if clips else 0
+    return len(clips)
 
+
+def probe_batch(task, clips, num_queries=32, seed=0):
+    """Clips -> `(inputs, targets)` dicts of numpy arrays for `task`.
+
+    `clips`: a list of clip dicts (the keys of `generate_clip`), or one dict of those keys'
+    arrays stacked on a leading clip axis (used as they are, not split and stacked again).
     depth: ({video}, {depth}); pose: ({video}, {pose}); points: ({video, query_points},
     {tracks, visible}); boxes: ({video, query_boxes}, {boxes, box_visible});
     classify: ({video}, {label}) from each clip's "label".
     """
     check_task(task)
-    clips = list(clips)
-    if not clips:
+    stacked = isinstance(clips, dict)
+    clips = clips if stacked else list(clips)
+    if not clip_count(clips):
         raise ValueError("no clips given")
-    missing = [k for k in _NEEDS[task] if k not in clips[0]]
+    keys = clips if stacked else clips[0]
+    missing = [k for k in _NEEDS[task] if k not in keys]
     if missing:
         raise KeyError(f"task {task!r} needs clip keys {_NEEDS[task]}; missing {missing}")
-    inputs = {"video": np.stack([c["video"] for c in clips]).astype(np.float32)}
+
+    def field(key):
+        return np.asarray(clips[key]) if stacked else np.stack([c[key] for c in clips])
+
+    inputs = {"video": field("video").astype(np.float32)}
     if task == "depth":
-        return inputs, {"depth": np.stack([c["depth"] for c in clips]).astype(np.float32)}
+        return inputs, {"depth": field("depth").astype(np.float32)}
     if task == "pose":
-        return inputs, {"pose": relative_poses(np.stack([c["extrinsics"] for c in clips]))}
+        return inputs, {"pose": relative_poses(field("extrinsics"))}
     if task == "classify":
-        return inputs, {"label": np.array([c["label"] for c in clips], np.int32)}
+        return inputs, {"label": field("label").astype(np.int32).reshape(-1)}
     if task == "boxes":
-        boxes = np.stack([c["boxes"] for c in clips]).astype(np.float32)
+        boxes = field("boxes").astype(np.float32)
         inputs["query_boxes"] = boxes[:, :, 0]
-        return inputs, {"boxes": boxes,
-                        "box_visible": np.stack([c["box_visible"] for c in clips]).astype(np.float32)}
-    height, width = clips[0]["video"].shape[1:3]
-    sampled = [point_queries(c["tracks"], c["visible"], height, width, num_queries,
-                             np.random.default_rng([seed, i])) for i, c in enumerate(clips)]
+        return inputs, {"boxes": boxes, "box_visible": field("box_visible").astype(np.float32)}
+    height, width = inputs["video"].shape[2:4]
+    tracks, visible = (clips["tracks"], clips["visible"]) if stacked else (
+        [c["tracks"] for c in clips], [c["visible"] for c in clips])
+    sampled = [point_queries(np.asarray(t), np.asarray(v), height, width, num_queries,
+                             np.random.default_rng([seed, i]))
+               for i, (t, v) in enumerate(zip(tracks, visible))]
     inputs["query_points"] = np.stack([s[0] for s in sampled])
     return inputs, {"tracks": np.stack([s[1] for s in sampled]),
                     "visible": np.stack([s[2] for s in sampled])}

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from keras4ds.models.step_losses import StepLosses
-from keras4ds.readouts.batches import check_task, probe_batch
+from keras4ds.readouts.batches import check_task, clip_count, probe_batch
 from keras4ds.readouts.boxes import BoxTrackingProbe
 from keras4ds.readouts.classify import ClassificationProbe, clip_windows
 from keras4ds.readouts.depth import DepthProbe
@@ -78,11 +78,13 @@ class TwoRateAdam(keras.optimizers.Adam):
 
 
 
-def _as_clip_list(clips, name):
+def _as_clips(clips, name):
+    """A dict of stacked clip arrays as it is; a list or tf.data dataset as a list."""
     if hasattr(clips, "as_numpy_iterator"):
         clips = list(clips.as_numpy_iterator())
-    clips = list(clips)
-    if not clips:
+    if not isinstance(clips, dict):
+        clips = list(clips)
+    if not clip_count(clips):
         raise ValueError(f"{name} is empty")
     return clips
 
@@ -165,7 +167,8 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
     Args:
       task: 'depth', 'pose', 'points', 'boxes' or 'classify' (clips need a "label").
       encoder: a `FourDSEncoder` whose input shape matches the clips.
-      train_clips, eval_clips: lists of `generate_clip` dicts (or tf.data datasets of them).
+      train_clips, eval_clips: lists of `generate_clip` dicts (or tf.data datasets of them),
+        or dicts of those keys' arrays stacked on a leading clip axis.
       steps, batch_size, learning_rate: Adam training of the head.
       frozen: True: encoder features are computed once and the head trains on them (the
         encoder is untouched); False: fine-tune the encoder too, at `encoder_learning_rate`
@@ -209,12 +212,12 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
     if test_clips is not None and task != "classify":
         raise ValueError(f"test_clips (multi-clip testing) is for task 'classify'; got {task!r}")
     keras.utils.set_random_seed(seed)
-    train_clips = _as_clip_list(train_clips, "train_clips")
-    eval_clips = _as_clip_list(eval_clips, "eval_clips")
-    if task == "classify" and num_classes is None:
-        num_classes = int(max(c["label"] for c in train_clips + eval_clips)) + 1
+    train_clips = _as_clips(train_clips, "train_clips")
+    eval_clips = _as_clips(eval_clips, "eval_clips")
     train_x, train_y = probe_batch(task, train_clips, num_queries, seed)
     eval_x, eval_y = probe_batch(task, eval_clips, num_queries, seed + 1)
+    if task == "classify" and num_classes is None:
+        num_classes = int(max(train_y["label"].max(), eval_y["label"].max())) + 1
     frames = eval_x["video"].shape[1]
     if test_clips is not None:
         eval_windows = clip_windows(eval_x["video"], encoder.num_frames, test_clips)
@@ -244,7 +247,7 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
                     compute_features(encoder, train_x["video"], probe.readout_index))
         extra["pixel_decoder_r2"] = probe.fit_pixel_decoder(features, train_x["video"])
     probe.compile(optimizer)
-    batch_size = min(batch_size, len(train_clips))
+    batch_size = min(batch_size, clip_count(train_clips))
     if eval_loss:
         extra["eval_loss"] = {"untrained": _loss(probe, fit_eval_x, eval_y, batch_size)}
     data = _Batches(_batches(fit_train_x, train_y, batch_size, seed), steps)

@@ -77,11 +77,6 @@ def load_or_generate(path: str, split: str, count: int, budget, keys=None,
     return arrays
 
 
-def as_list(arrays: dict) -> list[dict]:
-    """Stacked clip arrays -> a list of per-clip dicts (what `train_probe` takes)."""
-    return [{k: v[i] for k, v in arrays.items()} for i in range(len(arrays["video"]))]
-
-
 @dataclasses.dataclass(frozen=True)
 class StudyData:
     """Real data of a study; empty (the default): every clip set is procedural.

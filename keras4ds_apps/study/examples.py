@@ -16,18 +16,19 @@ from keras4ds.data.visualize import colorize_depth
 FRAMES = (0, 5, 10, 15)
 
 
-def example_arrays(task: str, probe, clips: list, seed: int) -> dict:
-    """Inputs, truth and predictions of `probe` on `clips` (the probe's own batching).
+def example_arrays(task: str, inputs: dict, targets: dict, predictions, count: int = 2) -> dict:
+    """The first `count` eval clips' inputs, truth and predictions, as `train_probe` returns
+    them (`eval_inputs`, `eval_targets`, `predictions`).
 
     depth: video, true/pred `(n, T, H, W, 1)`; points: video, true/pred tracks `(n, Q, T, 2)`
     (x, y) in [0, 1] image units and visibility `(n, Q, T)`; boxes: video, true/pred
     `(n, K, T, 4)` [ymin, xmin, ymax, xmax] in [0, 1] and true visibility `(n, K, T)`.
     """
-    from keras4ds.readouts import probe_batch
+    def first(tree):
+        return {k: np.asarray(v)[:count] for k, v in tree.items()} if isinstance(tree, dict) \
+            else np.asarray(tree)[:count]
 
-    # train_probe draws eval queries with seed + 1; use the same ones.
-    inputs, targets = probe_batch(task, clips, seed=seed + 1)
-    pred = probe.predict(inputs, verbose=0)
+    inputs, targets, pred = first(inputs), first(targets), first(predictions)
     arrays = {"video": inputs["video"]}
     if task == "depth":
         arrays.update(true=targets["depth"], pred=np.asarray(pred))

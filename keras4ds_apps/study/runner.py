@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from keras4ds.models import count_parameters
 from keras4ds.models.step_losses import StepLosses
+from keras4ds.readouts.batches import clip_count
 from keras4ds.utils import write_text
 from keras4ds_apps.study import clips as clip_sets
 from keras4ds_apps.study import encoders, examples, feature_probes, plots
@@ -178,8 +179,8 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress,
                       feature_cache=feature_cache)
     if keep_examples:
         write_npz(folder.probe_examples(init, size.name, task),
-                  examples.example_arrays(task, out["probe"], evaluation[:2], budget.seed))
-        del out["probe"]
+                  examples.example_arrays(task, out["eval_inputs"], out["eval_targets"],
+                                          out["predictions"]))
     result = {"metrics": out["metrics"], "trivial": out["baseline"], "spread": out["spread"],
               "trivial_spread": out["baseline_spread"],
               "hand_made_paths": out["hand_made_paths"], "frozen": out["frozen"],
@@ -225,27 +226,25 @@ def _probe_clip_sets(folder, budget, data) -> tuple[dict, dict]:
     train, evaluation = {}, {}
     for task in budget.tasks:
         if task in data.probe:
-            train[task] = clip_sets.as_list(clip_sets.load_or_read(
+            train[task] = clip_sets.load_or_read(
                 folder.clips(f"probe_train_{task}"), task, data.probe[task],
-                budget.probe_train_clips, budget))
-            evaluation[task] = clip_sets.as_list(clip_sets.load_or_read(
+                budget.probe_train_clips, budget)
+            evaluation[task] = clip_sets.load_or_read(
                 folder.clips(f"eval_{task}"), task, data.evaluation[task], budget.eval_clips,
-                budget))
+                budget)
         elif task == "classify":
-            train[task] = clip_sets.as_list(clip_sets.load_or_generate(
+            train[task] = clip_sets.load_or_generate(
                 folder.clips("probe_train_classify"), "probe_train", budget.probe_train_clips,
-                budget, motion_labels=True))
-            evaluation[task] = clip_sets.as_list(clip_sets.load_or_generate(
+                budget, motion_labels=True)
+            evaluation[task] = clip_sets.load_or_generate(
                 folder.clips("eval_classify"), "eval", budget.eval_clips, budget,
-                motion_labels=True))
+                motion_labels=True)
         else:
             if "procedural" not in train:
-                train["procedural_arrays"] = clip_sets.load_or_generate(
+                train["procedural"] = clip_sets.load_or_generate(
                     folder.clips("probe_train"), "probe_train", budget.probe_train_clips, budget)
-                evaluation["procedural_arrays"] = clip_sets.load_or_generate(
+                evaluation["procedural"] = clip_sets.load_or_generate(
                     folder.clips("eval"), "eval", budget.eval_clips, budget)
-                train["procedural"] = clip_sets.as_list(train["procedural_arrays"])
-                evaluation["procedural"] = clip_sets.as_list(evaluation["procedural_arrays"])
             train[task], evaluation[task] = train["procedural"], evaluation["procedural"]
     return train, evaluation
 
@@ -254,9 +253,9 @@ def _data_summary(data, pretrain_videos, train, evaluation) -> dict:
     """What real data the study read: sources and clip counts (for results and report)."""
     return {"pretrain": data.pretrain and {"source": os.path.abspath(data.pretrain),
                                            "clips": len(pretrain_videos)},
-            "probes": {task: {"train": spec, "train_clips": len(train[task]),
+            "probes": {task: {"train": spec, "train_clips": clip_count(train[task]),
                               "eval": data.evaluation[task],
-                              "eval_clips": len(evaluation[task])}
+                              "eval_clips": clip_count(evaluation[task])}
                        for task, spec in data.probe.items()}}
 
 
@@ -300,8 +299,8 @@ def run_study(out_dir: str, budget, budget_name: str = "custom", data=None) -> d
             cache = None if budget.fine_tune else folder.path("features", f"{init}_{size.name}")
             if "procedural" in train:
                 feature_probe_results.setdefault(size.name, {})[init] = _feature_probe_stage(
-                    folder, budget, init, size, train["procedural_arrays"],
-                    evaluation["procedural_arrays"], cache)
+                    folder, budget, init, size, train["procedural"],
+                    evaluation["procedural"], cache)
             for task in budget.tasks:
                 bar.set_postfix_str(f"probe {task} on {init} {size.name}")
                 entry = probes[task].setdefault(size.name, {})

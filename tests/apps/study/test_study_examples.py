@@ -1,5 +1,5 @@
 """The study's example figures for depth and points, from two small procedural clips and a
-stand-in probe, written as the study writes them: PNGs that open."""
+stand-in predictions, written as the study writes them: PNGs that open."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,27 +13,29 @@ pytestmark = pytest.mark.backend_independent
 NUM_FRAMES, SIZE = 4, 32
 
 
-class StandInProbe:
-    """`predict` of a trained probe: random outputs of the right shapes for `task`."""
-
-    def __init__(self, task):
-        self.task, self.rng = task, np.random.default_rng(0)
-
-    def predict(self, inputs, verbose=0):
-        n, t, h, w, _ = inputs["video"].shape
-        if self.task == "depth":
-            return self.rng.uniform(0.5, 5.0, (n, t, h, w, 1)).astype(np.float32)
-        q = inputs["query_points"].shape[1]
-        return {"tracks": self.rng.uniform(0, 1, (n, q, t, 2)).astype(np.float32),
-                "visible": self.rng.uniform(0, 1, (n, q, t)).astype(np.float32)}
+def stand_in_predictions(task, inputs, rng):
+    """Random outputs of the shapes a trained `task` probe predicts on `inputs`."""
+    n, t, h, w, _ = inputs["video"].shape
+    if task == "depth":
+        return rng.uniform(0.5, 5.0, (n, t, h, w, 1)).astype(np.float32)
+    q = inputs["query_points"].shape[1]
+    return {"tracks": rng.uniform(0, 1, (n, q, t, 2)).astype(np.float32),
+            "visible": rng.uniform(0, 1, (n, q, t)).astype(np.float32)}
 
 
 def test_depth_and_points_examples_are_drawn_to_png(tmp_path):
-    clips = [generate_clip(seed, NUM_FRAMES, SIZE, SIZE, num_tracks=8) for seed in range(2)]
-    depth = examples.example_arrays("depth", StandInProbe("depth"), clips, seed=0)
-    assert depth["video"].shape == (2, NUM_FRAMES, SIZE, SIZE, 3)
+    from keras4ds.readouts import probe_batch
+
+    clips = [generate_clip(seed, NUM_FRAMES, SIZE, SIZE, num_tracks=8) for seed in range(3)]
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for task in ("depth", "points"):
+        inputs, targets = probe_batch(task, clips, seed=1)
+        arrays[task] = examples.example_arrays(task, inputs, targets,
+                                               stand_in_predictions(task, inputs, rng))
+    depth, points = arrays["depth"], arrays["points"]
+    assert depth["video"].shape == (2, NUM_FRAMES, SIZE, SIZE, 3)  # the first two clips
     assert depth["true"].shape == depth["pred"].shape == (2, NUM_FRAMES, SIZE, SIZE, 1)
-    points = examples.example_arrays("points", StandInProbe("points"), clips, seed=0)
     tracks = points["true"].shape
     assert tracks[0] == 2 and tracks[2:] == (NUM_FRAMES, 2) and points["pred"].shape == tracks
     assert points["true_visible"].dtype == bool and points["true_visible"].shape == tracks[:3]
