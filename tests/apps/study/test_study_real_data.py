@@ -121,10 +121,10 @@ def test_tasks_without_real_data_keep_the_procedural_sets(tmp_path):
     budget = BUDGETS["tiny"].replace(tasks=("depth", "pose"), probe_train_clips=2, eval_clips=2)
     folder = StudyFolder(str(tmp_path / "study"))
     train, evaluation = _probe_clip_sets(folder, budget, data)
-    assert [c["name"] for c in train["depth"]] == ["train[0..3]", "train[4..7]"]
-    assert [c["name"] for c in evaluation["depth"]] == ["eval[0..3]", "eval[4..7]"]
-    assert "name" not in train["pose"][0] and len(train["pose"]) == 2  # procedural scenes
-    assert len(evaluation["pose"]) == 2
+    assert list(train["depth"]["name"]) == ["train[0..3]", "train[4..7]"]  # stacked arrays
+    assert list(evaluation["depth"]["name"]) == ["eval[0..3]", "eval[4..7]"]
+    assert "name" not in train["pose"] and len(train["pose"]["video"]) == 2  # procedural scenes
+    assert len(evaluation["pose"]["video"]) == 2
     assert sorted(os.listdir(folder.path("clips"))) == ["eval.npz", "eval_depth.npz",
                                                         "probe_train.npz",
                                                         "probe_train_depth.npz"]
