@@ -3,6 +3,7 @@ import os
 
 import keras
 import numpy as np
+import tiny_models
 from keras import ops
 
 import keras4ds
@@ -10,9 +11,8 @@ from keras4ds.models import DepthModel, FourDSEncoder
 
 
 def tiny_depth_model():
-    keras.utils.set_random_seed(0)
-    encoder = FourDSEncoder(32, 2, 64, 2, num_frames=4, image_size=(32, 32))
-    return DepthModel(encoder, num_params=32, num_heads=2, decoding_patch_size=(2, 8, 8))
+    encoder = tiny_models.tiny_encoder(image_size=(32, 32), patch_size=(2, 16, 16), seed=0)
+    return tiny_models.tiny_depth_model(encoder, num_params=32)
 
 
 def data(n=4):

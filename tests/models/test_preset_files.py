@@ -9,6 +9,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tiny_models
 from fixture_files import OFFICIAL_FORMAT
 from keras import ops
 
@@ -27,13 +28,12 @@ ASIDE = ".preset-enc.old"  # as a save killed before renaming the new folder in 
 
 
 def tiny_encoder(seed=0, width=16):
-    keras.utils.set_random_seed(seed)
-    return FourDSEncoder(width=width, depth=1, mlp_dim=2 * width, num_heads=2, num_frames=4,
-                         image_size=(32, 32), name="tiny")
+    return tiny_models.tiny_encoder(width, depth=1, image_size=(32, 32), patch_size=(2, 16, 16),
+                                    seed=seed, name="tiny")
 
 
 def tiny_depth_model():
-    return DepthModel(tiny_encoder(), num_params=8, num_heads=2, decoding_patch_size=(2, 8, 8))
+    return tiny_models.tiny_depth_model(tiny_encoder(), num_params=8)
 
 
 def arrays_of(model):

@@ -7,10 +7,10 @@ FRAMES, SIZE = 4, 32
 @pytest.fixture
 def make_encoder():
     """Factory of width-32, 2-block encoders for 4 frames of 32x32 (token grid (2, 2, 2))."""
-    from keras4ds.models import FourDSEncoder
+    from tiny_models import tiny_encoder
 
     def make():
-        return FourDSEncoder(32, 2, 64, 2, num_frames=FRAMES, image_size=(SIZE, SIZE))
+        return tiny_encoder(num_frames=FRAMES, image_size=(SIZE, SIZE), patch_size=(2, 16, 16))
     return make
 
 

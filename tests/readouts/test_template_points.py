@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 from template_tracks import template_tracks
+from tiny_models import tiny_encoder
 
-from keras4ds.models import FourDSEncoder
 from keras4ds.models.patches import patchify
 from keras4ds.readouts import TemplatePointProbe, make_probe, probe_batch, train_probe
 from keras4ds.readouts.template_points import TemplateMatcher
@@ -55,9 +55,8 @@ def test_matcher_prior_keeps_a_flat_region_static():
 
 
 def _encoder():
-    keras.utils.set_random_seed(0)
-    return FourDSEncoder(32, 1, 64, 2, num_frames=FRAMES, image_size=(SIZE, SIZE),
-                         patch_size=PATCH)
+    return tiny_encoder(depth=1, num_frames=FRAMES, image_size=(SIZE, SIZE), patch_size=PATCH,
+                        seed=0)
 
 
 def _linear_features(videos, mixing):

@@ -1,14 +1,14 @@
 """The study's heads read encoder features only; the hand-made heads say they do not."""
 import pytest
+from tiny_models import tiny_encoder
 
-from keras4ds.models import FourDSEncoder
 from keras4ds.readouts import make_probe
 from keras4ds_apps.study import BUDGETS
 from keras4ds_apps.study.budgets import TASKS
 
 
 def _encoder():
-    return FourDSEncoder(32, 2, 64, 2, num_frames=4, image_size=(32, 32))
+    return tiny_encoder(image_size=(32, 32), patch_size=(2, 16, 16))
 
 
 @pytest.mark.parametrize("budget", sorted(BUDGETS))
