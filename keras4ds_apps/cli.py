@@ -31,7 +31,7 @@ class CommandError(SystemExit):
 def _check_preset_output(path):
     """The output of `convert` is replaced whole: refuse a folder that is not a preset."""
     check_output_path(path, folder=True)
-    from keras4ds.checkpoints.preset import check_replaceable
+    from keras4ds.models.preset_folder import check_replaceable
 
     check_replaceable(path)
 

@@ -12,15 +12,12 @@ import numpy as np
 
 from keras4ds.models.depth import DepthModel
 from keras4ds.models.encoder import FourDSEncoder
+from keras4ds.models.validation import CheckpointError
 
 DEPTH_ENCODER_PREFIX = "params/layers_0/"
 DEPTH_READOUT_PREFIX = "params/layers_2/"
 BACKBONE_PREFIX = "params/"
 _BLOCK_KEY = re.compile(r"processor/layers_(\d+)/")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file or preset folder does not hold what it should."""
 
 
 def read_official_npz(path):

@@ -28,7 +28,7 @@ class Backbone(CheckedInputs, keras.Model):
         """Load a preset: a registry name (`keras4ds.models.registry.PRESETS`), a
         `kaggle://` or `hf://` handle, or a local preset folder (what `save_to_preset` or
         `keras4ds convert` wrote). Refuses a preset of another class."""
-        from keras4ds.checkpoints.preset import load_preset
+        from keras4ds.models.preset_folder import load_preset
         from keras4ds.models.registry import resolve_preset
 
         return load_preset(resolve_preset(preset), expected=cls)
@@ -36,7 +36,7 @@ class Backbone(CheckedInputs, keras.Model):
     def save_to_preset(self, preset_dir):
         """Write `config.json`, `metadata.json` and `model.weights.h5` to `preset_dir`
         (staged, then swapped in whole); returns its absolute path."""
-        from keras4ds.checkpoints.preset import save_preset
+        from keras4ds.models.preset_folder import save_preset
 
         return save_preset(self, preset_dir)
 

@@ -78,3 +78,7 @@ def check_video(video, expected_shape, name="video"):
         raise TypeError(f"expected a float {name} in [0, 1], got dtype {dtype}; "
                         f"convert uint8 frames with `frames / 255.0`")
     return check_values(video, name, 0.0, 1.0)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file or preset folder does not hold what it should."""

@@ -6,7 +6,7 @@ import pytest
 from fixture_files import OFFICIAL_FORMAT
 
 import keras4ds
-from keras4ds.checkpoints.official import CheckpointError
+from keras4ds.checkpoints import CheckpointError
 
 FIXTURE = os.path.join(OFFICIAL_FORMAT, "dev_backbone.npz")
 

@@ -21,7 +21,7 @@ import h5py
 import keras
 from keras.src.saving import saving_lib
 
-from keras4ds.checkpoints.official import CheckpointError
+from keras4ds.models.validation import CheckpointError
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -70,7 +70,6 @@ def load_preset(directory, expected=None):
         warnings.warn(f"preset folder {directory} was missing after an interrupted "
                       f"save_preset; restored the previous copy from {_aside(directory)}")
     _check_folder(directory)
-    import keras4ds.models  # noqa: F401  (registers the serializable classes)
     config_path = os.path.join(directory, CONFIG_FILE)
     weights_path = os.path.join(directory, WEIGHTS_FILE)
     model = _build(_read_config(config_path, expected), config_path)
@@ -86,9 +85,9 @@ def load_preset(directory, expected=None):
 
 def preset_metadata(model):
     """What `metadata.json` records: versions, parameter count, date (keras-hub's keys)."""
-    import keras4ds
+    from keras4ds import __version__
 
-    return {"keras_version": keras.__version__, "keras4ds_version": keras4ds.__version__,
+    return {"keras_version": keras.__version__, "keras4ds_version": __version__,
             "class_name": type(model).__name__, "parameter_count": int(model.count_params()),
             "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
