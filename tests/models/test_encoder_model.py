@@ -1,6 +1,7 @@
 """FourDSEncoder through the model harness, plus its SavedModel export."""
+import keras
 import numpy as np
-from layer_harness import SUBLAYERS_LOSE_INT8, ModelCase, ModelTest, run_export_test
+from layer_harness import SUBLAYERS_LOSE_INT8, ModelCase, ModelTest, expect, run_export_test
 from tiny_models import tiny_encoder
 
 VIDEO = np.random.default_rng(0).uniform(size=(2, 4, 16, 16, 3)).astype("float32")
@@ -12,4 +13,7 @@ class TestEncoder(ModelTest):
     known_failures = {"quantized_saving": SUBLAYERS_LOSE_INT8}
 
     def test_export(self, tmp_path):
-        run_export_test(self.case, tmp_path)
+        torch = keras.backend.backend() == "torch"
+        known = {"export": "Keras' torch export gives torch.export dynamic shapes of another "
+                           "structure than the inputs"} if torch else {}
+        expect(known, "export", lambda: run_export_test(self.case, tmp_path))
