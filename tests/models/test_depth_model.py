@@ -1,6 +1,6 @@
 """DepthModel through the model harness, with a trained and a frozen encoder."""
 import numpy as np
-from layer_harness import SUBLAYERS_LOSE_INT8, ModelCase, ModelTest
+from layer_harness import ModelCase, ModelTest
 from tiny_models import tiny_depth_model, tiny_encoder
 
 VIDEO = np.random.default_rng(0).uniform(size=(2, 4, 16, 16, 3)).astype("float32")
@@ -18,7 +18,6 @@ def frozen_depth_model():
 class TestDepthModel(ModelTest):
     case = ModelCase(lambda: tiny_depth_model(tiny_encoder(width=16, seed=0), readout_index=2), VIDEO, DEPTH,
                      (2, 4, 16, 16, 1))
-    known_failures = {"quantized_saving": SUBLAYERS_LOSE_INT8}
 
 
 class TestFrozenDepthModel(ModelTest):
