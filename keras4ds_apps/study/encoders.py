@@ -11,14 +11,14 @@ import keras
 
 from keras4ds.checkpoints import load_preset, save_preset
 from keras4ds.models import FourDSEncoder
+from keras4ds_apps.encoders import random_encoder
 
 
 def build_encoder(budget, size, index: int) -> FourDSEncoder:
     """A freshly initialised encoder of `size` for `budget`'s clips, seeded by `index`."""
     keras.utils.set_random_seed(budget.seed * 1000 + index)
-    return FourDSEncoder(**size.encoder_kwargs(), num_frames=budget.num_frames,
-                         image_size=(budget.image_size, budget.image_size),
-                         patch_size=budget.patch_size, name=f"encoder_{size.name}")
+    return random_encoder(budget.num_frames, budget.image_size, **size.encoder_kwargs(),
+                          patch_size=budget.patch_size, name=f"encoder_{size.name}")
 
 
 def initial_encoder(folder, budget, size, index: int) -> FourDSEncoder:
