@@ -38,13 +38,34 @@ def pytest_unconfigure(config):
         shutil.rmtree(_OWN_JAX_CACHE, ignore_errors=True)
 
 
+# The tensorflow and torch passes run the library's backend-specific code: the layers and
+# models (harness, official parity, presets) and the Keras metrics. Everything else (runners,
+# study, tools, notebooks, readout machinery built on those layers) runs in the jax pass.
+EVERY_BACKEND_DIRS = ("tests/models/", "tests/checkpoints/", "tests/metrics/")
+SLOW_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_tests.txt")
+
+
+def _slow_test_ids():
+    """The node ids listed in slow_tests.txt (each line: seconds, node id)."""
+    with open(SLOW_TESTS) as f:
+        return {line.split()[1] for line in f if line.strip() and not line.startswith("#")}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Backend-independent tests run once, in the jax pass."""
+    """Slow tests run only with KERAS4DS_SLOW_TESTS=1; backend-independent tests and those
+    outside EVERY_BACKEND_DIRS run once, in the jax pass."""
+    if os.environ.get("KERAS4DS_SLOW_TESTS") != "1":
+        slow, skip_slow = _slow_test_ids(), pytest.mark.skip(
+            reason="slow (tests/slow_tests.txt): runs with KERAS4DS_SLOW_TESTS=1")
+        for item in items:
+            if item.nodeid in slow:
+                item.add_marker(skip_slow)
     if BACKEND == "jax":
         return
-    skip = pytest.mark.skip(reason="backend-independent: runs in the jax pass only")
+    skip = pytest.mark.skip(reason="runs in the jax pass only")
     for item in items:
-        if "backend_independent" in item.keywords:
+        if "backend_independent" in item.keywords or \
+                not item.nodeid.startswith(EVERY_BACKEND_DIRS):
             item.add_marker(skip)
 
 
