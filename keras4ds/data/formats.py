@@ -19,6 +19,11 @@ world-to-camera 4x4 (OpenCV axes); ``intrinsics`` 3x3 in pixels of the returned 
   ``pose/{i}.txt`` (4x4 camera-to-world, ``-inf`` where tracking failed) and
   ``intrinsic/intrinsic_{color,depth}.txt`` (4x4, OpenCV convention: their principal
   point gets +0.5 to match our pixel centres).
+* **Box tracks** (``*.boxes.json`` beside a video, the plain layout of ``read_box_tracks``):
+  ``{"boxes": [[[ymin, xmin, ymax, xmax] per frame] per object], "visible": [[bool per
+  frame] per object]}``, boxes normalised by the frame's height and width (so they hold at
+  any resolution), ``visible`` optional (default: the box has a positive area). What a
+  converter from Waymo Open's 2D boxes or any tracker's output writes.
 """
 from __future__ import annotations
 
@@ -44,6 +49,8 @@ __all__ = [
     "read_realestate10k",
     "realestate10k_intrinsics",
     "ScanNetSequence",
+    "read_box_tracks",
+    "BOX_TRACKS_SUFFIX",
 ]
 
 
@@ -375,3 +382,57 @@ class ScanNetSequence:
             "extrinsics": ext.astype(np.float32),
             "pose_valid": valid,
         }
+
+
+# --------------------------------------------------------------------------- Box tracks
+
+BOX_TRACKS_SUFFIX = ".boxes.json"
+
+
+def read_box_tracks(path, num_frames: int) -> dict:
+    """One box-track file (see the module) of a video of `num_frames` frames.
+
+    Returns ``{"boxes" (K, num_frames, 4) float32 [ymin, xmin, ymax, xmax] in [0, 1],
+    "box_visible" (K, num_frames) bool}``; a hidden box is zeros. FormatError naming the
+    file for anything else: not JSON, other keys, a frame count that is not the video's,
+    coordinates outside [0, 1] or a visible box with ymin > ymax or xmin > xmax.
+    """
+    import json
+
+    path = os.fspath(path)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file (each video needs its box tracks "
+                          f"beside it as NAME{BOX_TRACKS_SUFFIX})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FormatError(f"{path}: not a JSON box-track file ({e})") from e
+    if not isinstance(data, dict) or "boxes" not in data or set(data) - {"boxes", "visible"}:
+        raise FormatError(f"{path}: expected an object with 'boxes' and optional 'visible', "
+                          f"got {sorted(data) if isinstance(data, dict) else type(data).__name__}")
+    try:
+        boxes = np.asarray(data["boxes"], np.float64)
+    except (TypeError, ValueError) as e:
+        raise FormatError(f"{path}: 'boxes' must be numbers shaped (objects, frames, 4): {e}") from e
+    if boxes.ndim != 3 or boxes.shape[1:] != (num_frames, 4) or not len(boxes):
+        raise FormatError(f"{path}: 'boxes' must be (objects >= 1, {num_frames} frames of the "
+                          f"video, 4); got shape {boxes.shape}")
+    if not np.isfinite(boxes).all() or boxes.min() < 0 or boxes.max() > 1:
+        raise FormatError(f"{path}: box coordinates must be finite and in [0, 1] (normalised "
+                          f"by the frame size); got [{np.nanmin(boxes)}, {np.nanmax(boxes)}]")
+    positive = (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
+    if "visible" in data:
+        visible = np.asarray(data["visible"])
+        if visible.shape != boxes.shape[:2] or visible.dtype != bool:
+            raise FormatError(f"{path}: 'visible' must be booleans shaped {boxes.shape[:2]} "
+                              f"(objects, frames); got {visible.dtype} {visible.shape}")
+        inverted = visible & ((boxes[..., 2] < boxes[..., 0]) | (boxes[..., 3] < boxes[..., 1]))
+        if inverted.any():
+            k, t = np.argwhere(inverted)[0]
+            raise FormatError(f"{path}: object {k} frame {t} is visible with ymin > ymax or "
+                              f"xmin > xmax: {boxes[k, t].tolist()}")
+    else:
+        visible = positive
+    return {"boxes": np.where(visible[..., None], boxes, 0.0).astype(np.float32),
+            "box_visible": visible}

@@ -15,8 +15,10 @@ Formats (``FORMATS``: which tasks each gives):
 * ``scannet``: a ScanNet-style RGB-D sequence folder or a folder of them -> depth, pose.
 * ``re10k``: RealEstate10K camera files with their video's frames -> pose.
 * ``videofolder``: one sub-folder of videos per class -> classify.
+* ``boxtracks``: a folder of videos, each with ``NAME.boxes.json`` beside it
+  (``formats.read_box_tracks``) -> boxes.
 
-No reader gives box tracks: asking for ``boxes`` raises a ValueError naming the formats.
+Asking a format for a task it does not give raises a ValueError naming the formats.
 """
 from __future__ import annotations
 
@@ -35,13 +37,13 @@ from keras4ds.data.frames import resize_frames, to_float
 
 __all__ = ["FORMATS", "task_clips", "read_task_clips", "check_source", "parse_spec", "tapvid_clips",
            "scannet_clips",
-           "re10k_clips", "videofolder_clips", "stack_clips", "files_fingerprint",
+           "re10k_clips", "videofolder_clips", "boxtrack_clips", "stack_clips", "files_fingerprint",
            "source_fingerprint"]
 
 log = logging.getLogger("keras4ds.data")
 
 FORMATS = {"tapvid": ("points",), "scannet": ("depth", "pose"), "re10k": ("pose",),
-           "videofolder": ("classify",)}
+           "videofolder": ("classify",), "boxtracks": ("boxes",)}
 _FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
@@ -191,8 +193,40 @@ def videofolder_clips(root, num_frames: int, image_size) -> Iterator[dict]:
                    "label": label, "name": os.path.relpath(path, root)}
 
 
+def boxtrack_clips(root, num_frames: int, image_size) -> Iterator[dict]:
+    """Boxes clips from a folder of videos with their box tracks (``NAME.boxes.json``
+    beside ``NAME.mp4``; ``formats.read_box_tracks``): windows of `num_frames` frames
+    (starts 0, `num_frames`, ...; a shorter tail is dropped) of every video, in sorted
+    order. Objects hidden in a window's first frame (where the query box comes from) are
+    dropped, and a window without any object there is skipped.
+
+    Yields ``{"video" (T, H, W, 3), "boxes" (K, T, 4) normalised [ymin, xmin, ymax, xmax],
+    "box_visible" (K, T) bool, "name"}``.
+    """
+    from keras4ds.data.pipelines import list_videos
+
+    height, width = _size(image_size)
+    videos = list_videos(root)
+    if not videos:
+        raise formats.FormatError(f"{root}: no videos (expected videos, each with its box "
+                                  f"tracks beside it as NAME{formats.BOX_TRACKS_SUFFIX})")
+    for path in videos:
+        frames = video_io.read_frames(path)
+        tracks = formats.read_box_tracks(os.path.splitext(path)[0] + formats.BOX_TRACKS_SUFFIX,
+                                         len(frames))
+        name = os.path.relpath(path, root)
+        for start in _windows(len(frames), num_frames):
+            window = slice(start, start + num_frames)
+            keep = tracks["box_visible"][:, start]
+            if not keep.any():
+                continue
+            yield {"video": to_float(resize_frames(frames[window], height, width)),
+                   "boxes": tracks["boxes"][keep, window], "box_visible": tracks["box_visible"][keep, window],
+                   "name": f"{name}[{start}:{window.stop}]"}
+
+
 _READERS = {"tapvid": tapvid_clips, "scannet": scannet_clips, "re10k": re10k_clips,
-            "videofolder": videofolder_clips}
+            "videofolder": videofolder_clips, "boxtracks": boxtrack_clips}
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -246,15 +280,26 @@ def read_task_clips(task: str, spec: str, num_frames: int, image_size, limit: in
     return clips
 
 
+def _pad_rows(clips: list[dict], values: str, visible: str) -> list[dict]:
+    """Pad `values` `(N, T, ...)` and `visible` `(N, T)` of every clip to the largest N
+    with zeros: never-visible rows."""
+    n = max(len(c[values]) for c in clips)
+
+    def pad(a):
+        return np.pad(a, ((0, n - len(a)),) + ((0, 0),) * (a.ndim - 1))
+
+    return [{**c, values: pad(c[values]), visible: pad(c[visible])} for c in clips]
+
+
 def stack_clips(clips: list[dict]) -> dict:
     """Clip dicts -> arrays with a leading clip axis, e.g. video (n, T, H, W, 3). Point
-    tracks (N differs between real clips) are padded to the largest N with never-visible
-    tracks, which ``batches.point_queries`` never samples."""
+    tracks and box tracks (their count differs between real clips) are padded to the
+    largest count with never-visible rows, which ``batches.point_queries`` never samples
+    and the box loss and metric leave out (hidden in the first frame)."""
     if "tracks" in clips[0]:
-        n = max(len(c["tracks"]) for c in clips)
-        clips = [{**c, "tracks": np.pad(c["tracks"], ((0, n - len(c["tracks"])), (0, 0), (0, 0))),
-                  "visible": np.pad(c["visible"], ((0, n - len(c["visible"])), (0, 0)))}
-                 for c in clips]
+        clips = _pad_rows(clips, "tracks", "visible")
+    if "boxes" in clips[0]:
+        clips = _pad_rows(clips, "boxes", "box_visible")
     return {key: np.stack([c[key] for c in clips]) for key in clips[0]}
 
 

@@ -97,8 +97,10 @@ def test_bad_specs_say_what_was_expected(tmp_path):
     with pytest.raises(ValueError, match="gives points clips; task 'depth' needs one of the "
                                          "formats \\['scannet'\\]"):
         tc.task_clips("depth", f"tapvid:{tmp_path}", 4, 16)
-    with pytest.raises(ValueError, match="no reader gives 'boxes' clips.*scannet \\(depth, pose\\)"):
+    with pytest.raises(ValueError, match="task 'boxes' needs one of the formats \\['boxtracks'\\]"):
         tc.task_clips("boxes", f"scannet:{tmp_path}", 4, 16)
+    with pytest.raises(ValueError, match="no reader gives 'segmentation' clips"):
+        tc.check_source("segmentation", f"scannet:{tmp_path}")
     with pytest.raises(tc.formats.FormatError, match="neither a ScanNet-style sequence"):
         list(tc.task_clips("depth", f"scannet:{tmp_path}", 4, 16))
 
