@@ -1,5 +1,7 @@
 """Writers of small files in the published community formats (TAP-Vid, RealEstate10K,
-ScanNet), shared by the format-reader, task-clip and study tests."""
+ScanNet) and in keras4ds' box-track layout, shared by the format-reader, task-clip, TFDS
+and study tests."""
+import json
 import os
 import pickle
 
@@ -72,3 +74,16 @@ def write_scannet(root, clip, invalid_frame=None):
         if i == invalid_frame:
             pose[:] = -np.inf
         np.savetxt(os.path.join(root, "pose", f"{i}.txt"), pose)
+
+
+def write_box_video(folder, name, clip, visible=True):
+    """`clip`'s video as NAME.mkv (lossless FFV1) and its boxes as NAME.boxes.json."""
+    from keras4ds.data.formats import BOX_TRACKS_SUFFIX
+    from keras4ds.data.video_io import write_video
+
+    write_video(os.path.join(folder, f"{name}.mkv"), clip["video"])
+    data = {"boxes": clip["boxes"].tolist()}
+    if visible:
+        data["visible"] = clip["box_visible"].tolist()
+    with open(os.path.join(folder, f"{name}{BOX_TRACKS_SUFFIX}"), "w") as f:
+        json.dump(data, f)

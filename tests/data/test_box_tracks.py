@@ -1,8 +1,7 @@
 """Box-track clips (`boxtracks:DIR`): real video files with NAME.boxes.json beside them."""
-import json
-
 import numpy as np
 import pytest
+from format_writers import write_box_video
 
 from keras4ds.data import formats
 from keras4ds.data import task_clips as tc
@@ -11,15 +10,6 @@ from keras4ds.data.video_io import write_video
 from keras4ds.readouts.batches import probe_batch
 
 pytestmark = pytest.mark.backend_independent
-
-
-def write_box_video(folder, name, clip, visible=True, **changes):
-    """`clip`'s video as NAME.mkv (lossless) and its boxes as NAME.boxes.json."""
-    write_video(folder / f"{name}.mkv", clip["video"])
-    data = {"boxes": clip["boxes"].tolist(), **changes}
-    if visible:
-        data["visible"] = clip["box_visible"].tolist()
-    (folder / f"{name}{formats.BOX_TRACKS_SUFFIX}").write_text(json.dumps(data))
 
 
 def test_box_clips_cut_windows_and_keep_objects_seen_in_their_first_frame(tmp_path):
