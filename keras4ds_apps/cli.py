@@ -94,7 +94,8 @@ def depth(args):
 
 
 def features(args):
-    """Encoder features of every video in a folder: `OUT/NAME.npz` each plus `OUT/index.json`."""
+    """Encoder features of every video in a folder: `OUT/NAME.npz` (or .h5, .tfrecord) each
+    plus `OUT/index.json`."""
     check_input_path(args.videos)
     check_input_path(args.weights)
     check_output_path(args.out, folder=True)
@@ -106,7 +107,7 @@ def features(args):
     index = extract_folder_features(
         encoder, args.videos, args.out, weights_name=encoder_fingerprint(encoder)[:16],
         hidden_state=args.hidden_state, stride=args.stride, frame_stride=args.frame_stride,
-        resize=args.resize)
+        resize=args.resize, file_format=args.format)
     print(f"features of {len(index['videos'])} videos -> {os.path.join(args.out, 'index.json')}")
 
 
@@ -168,7 +169,10 @@ def _run(argv):
     p = commands.add_parser("features", help="encoder features for every video in a folder")
     p.add_argument("videos", help="folder of video files")
     p.add_argument("--weights", required=True, help="official .npz or preset folder (encoder or depth)")
-    p.add_argument("--out", required=True, help="output folder: NAME.npz per video + index.json")
+    p.add_argument("--out", required=True,
+                   help="output folder: a features file per video + index.json")
+    p.add_argument("--format", default="npz", choices=("npz", "hdf5", "tfrecord"),
+                   help="file per video: NAME.npz (default), NAME.h5 or NAME.tfrecord")
     p.add_argument("--hidden-state", type=int, help="hidden state index (default: the last, h_L)")
     p.add_argument("--stride", type=int, help="frames between windows (default: half the window)")
     p.add_argument("--frame-stride", type=int, default=1, help="read every N-th frame")

@@ -43,8 +43,33 @@ def _windows(video, starts, window, forward, progress, desc):
         yield ops.convert_to_numpy(forward(ops.convert_to_tensor(clip)))
 
 
+class EncoderForwards:
+    """The compiled feature forwards of one encoder and hidden state, one per window
+    length and frame size, made on first use and reused: a folder of same-size videos
+    compiles once, not once per video."""
+
+    def __init__(self, encoder, hidden_state=None, native_resolution=False):
+        self.encoder, self.native_resolution = encoder, native_resolution
+        self.hidden_state = encoder.depth if hidden_state is None else hidden_state
+        self._compiled = {}
+
+    def get(self, video_shape, window=None):
+        """`(model, forward)` for a video `(B, T, H, W, 3)`: the encoder (or its resized
+        copy) and its compiled `clip -> features (B, t, h, w, D)`."""
+        key = (window or self.encoder.num_frames, *video_shape[2:4])
+        if key not in self._compiled:
+            model, _ = _window_encoder(self.encoder, video_shape, window, self.native_resolution)
+            index, grid = self.hidden_state, model.grid
+
+            def features(clip):
+                tokens = model.hidden_state(clip, index)
+                return ops.reshape(tokens, (ops.shape(tokens)[0], *grid, model.width))
+            self._compiled[key] = model, compile_forward(features, model.variables)
+        return self._compiled[key]
+
+
 def iter_encoder_features(encoder, video, stride=None, window=None, hidden_state=None,
-                          native_resolution=False, progress=True):
+                          native_resolution=False, progress=True, forwards=None):
     """Yield `(first_tubelet, features (B, n, h, w, D))` blocks covering the whole video.
 
     video: `(B, T, H, W, 3)` floats in [0, 1], T >= window (default `encoder.num_frames`).
@@ -52,26 +77,25 @@ def iter_encoder_features(encoder, video, stride=None, window=None, hidden_state
     time is in tubelets (T / 2 steps). `stride` (frames, default half the window) must be
     a multiple of the tubelet length. Another window length or frame size uses
     `encoder.resized(...)` (opt-in for the frame size through `native_resolution=True`).
+    `forwards`: an `EncoderForwards` of this encoder to reuse across calls (then
+    `hidden_state` and `native_resolution` are its own).
     """
     shape = _check_long_video(video)
-    model, window = _window_encoder(encoder, shape, window, native_resolution)
-    step = model.patch_size[0]
+    if forwards is None:
+        forwards = EncoderForwards(encoder, hidden_state, native_resolution)
+    elif forwards.encoder is not encoder:
+        raise ValueError("forwards belongs to another encoder")
+    model, forward = forwards.get(shape, window)
+    window, step = model.num_frames, model.patch_size[0]
     stride = stride or window // 2
     if stride % step or window % step:
         raise ValueError(f"stride ({stride}) and window ({window}) must be multiples of the "
                          f"tubelet length {step}")
     if shape[1] % step:
         raise ValueError(f"video length {shape[1]} must be a multiple of the tubelet length {step}")
-    index = model.depth if hidden_state is None else hidden_state
-    grid = model.grid
-
-    def features(clip):
-        tokens = model.hidden_state(clip, index)
-        return ops.reshape(tokens, (ops.shape(tokens)[0], *grid, model.width))
-    forward = compile_forward(features, model.variables)
     starts = window_starts(shape[1], window, stride)
     outputs = _windows(video, starts, window, forward, progress, "encoder windows")
-    yield from blend_windows(outputs, [s // step for s in starts], grid[0])
+    yield from blend_windows(outputs, [s // step for s in starts], model.grid[0])
 
 
 def iter_depth(depth_model, video, stride=None, progress=True):

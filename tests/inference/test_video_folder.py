@@ -14,8 +14,8 @@ from keras import ops
 from keras4ds.checkpoints import save_preset
 from keras4ds.data.frames import resize_frames, to_float
 from keras4ds.data.video_io import read_frames, write_video
-from keras4ds.inference import encoder_features_long_video
-from keras4ds.inference.video_folder import pad_frames, read_video
+from keras4ds.inference import EncoderForwards, encoder_features_long_video, extract_folder_features
+from keras4ds.inference.video_folder import pad_frames, read_features, read_video
 from keras4ds.models import FourDSEncoder
 from keras4ds_apps.cli import main
 
@@ -61,6 +61,44 @@ def test_features_of_window_length_videos_equal_the_encoders_hidden_states(tmp_p
         clip = read_video(os.path.join(videos, name), SIZE)
         np.testing.assert_allclose(saved["features"], _grid_state(encoder, clip), atol=1e-5)
         assert int(saved["frames"]) == 4 and int(saved["padded_frames"]) == 4
+
+
+@pytest.mark.parametrize("fmt, extension", [("hdf5", ".h5"), ("tfrecord", ".tfrecord")])
+def test_hdf5_and_tfrecord_files_hold_the_same_features(tmp_path, encoder_preset, fmt, extension):
+    encoder, weights = encoder_preset
+    videos = _video_folder(str(tmp_path / "videos"), [4, 6])
+    npz, other = str(tmp_path / "npz"), str(tmp_path / fmt)
+    assert main(["features", videos, "--weights", weights, "--out", npz]) == 0
+    assert main(["features", videos, "--weights", weights, "--out", other, "--format", fmt]) == 0
+    for name in ("clip0.mkv", "clip1.mkv"):
+        expected = read_features(os.path.join(npz, f"{name}.npz"))
+        got = read_features(os.path.join(other, f"{name}{extension}"))
+        np.testing.assert_array_equal(got["features"], expected["features"])
+        assert (got["frames"], got["padded_frames"]) == (expected["frames"], expected["padded_frames"])
+    assert json.load(open(os.path.join(other, "index.json")))["settings"]["file_format"] == fmt
+
+
+def test_one_compiled_forward_serves_every_same_size_video(tmp_path, encoder_preset, monkeypatch):
+    encoder, _ = encoder_preset
+    forwards = EncoderForwards(encoder)
+    first = forwards.get((1, 4, *SIZE, 3))
+    assert forwards.get((1, 8, *SIZE, 3)) is first  # a longer video: the same window
+    assert forwards.get((1, 8, *SIZE, 3), window=8) is not first
+    with pytest.raises(ValueError, match="another encoder"):
+        encoder_features_long_video(FourDSEncoder(32, 2, 64, 2, num_frames=4, image_size=SIZE),
+                                    np.zeros((1, 4, *SIZE, 3), np.float32), forwards=forwards)
+    videos = _video_folder(str(tmp_path / "videos"), [4, 6, 4])
+    built = []
+    original = EncoderForwards.get
+
+    def counting(self, shape, window=None):
+        before = len(self._compiled)
+        result = original(self, shape, window)
+        built.append(len(self._compiled) - before)
+        return result
+    monkeypatch.setattr(EncoderForwards, "get", counting)  # counts, and calls the real one
+    extract_folder_features(encoder, videos, str(tmp_path / "out"), "w", progress=False)
+    assert built == [1, 0, 0]
 
 
 def test_long_and_short_videos_are_windowed_and_padded(tmp_path, encoder_preset):
