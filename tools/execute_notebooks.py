@@ -6,7 +6,7 @@
 Each notebook runs top to bottom (nbclient, kernel python3) in an empty temporary folder,
 importing this checkout's keras4ds, without KERAS4DS_NOTEBOOK_SMOKE (so with the settings a
 Colab reader gets), and is written back with its outputs and figures (to a temporary name,
-then renamed). A notebook that raises is left as it was and the command fails.
+then renamed); progress bars are saved as their last state. A notebook that raises is left as it was and the command fails.
 """
 import argparse
 import os
@@ -31,11 +31,12 @@ def execute(path: pathlib.Path) -> float:
     notebook = nbformat.read(path, as_version=4)
     env = {k: v for k, v in os.environ.items() if k != "KERAS4DS_NOTEBOOK_SMOKE"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow start-up log lines in the outputs
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this process's environment
     start = time.time()
     with tempfile.TemporaryDirectory() as work:
-        NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3",
+        NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3", coalesce_streams=True,
                        resources={"metadata": {"path": work}}).execute()
     write_text(str(path), nbformat.writes(notebook) + "\n")
     return time.time() - start
