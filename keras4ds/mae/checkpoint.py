@@ -6,6 +6,11 @@ A step is trusted only if it reads back whole: it has Orbax's commit marker and 
 arrays and metadata load. On resume, newer steps that do not (a damaged or partly copied
 folder) are skipped with a warning and removed, so that training saves those steps again;
 Orbax temporary folders left by a kill are reported and left for Orbax to replace.
+
+On JAX the arrays are saved as the `jax.Array`s they are, each in its sharding: every
+process writes its own shards, nothing is gathered to one host, and a restore given the
+model reads each array straight into its variable's sharding. Other backends save host
+arrays.
 """
 import os
 import re
@@ -16,6 +21,9 @@ import keras
 import numpy as np
 
 COMMIT_MARKER = "commit_success.txt"  # what Orbax writes into a step folder it completed
+# The array tree's metadata: a restore given target shardings would not read it, but a step
+# without it cannot be read on its own, so it is not complete.
+ARRAY_METADATA = os.path.join("state", "_METADATA")
 TEMPORARY_SUFFIX = ".orbax-checkpoint-tmp"  # Orbax's name for a step folder being written
 
 
@@ -44,6 +52,26 @@ def _mismatch(group, saved, current):
     if len(saved) != len(current):
         return f"it holds {len(saved)} {group} variables, this model has {len(current)}"
     return None
+
+
+def _saved_value(variable):
+    """What is saved of `variable`: its jax.Array as it is (sharded) on JAX, else numpy."""
+    if keras.backend.backend() == "jax":
+        return variable.value
+    return np.asarray(keras.ops.convert_to_numpy(variable.value))
+
+
+def _restore_targets(groups):
+    """Orbax restore targets of `groups` on JAX: each array's shape, dtype and the sharding
+    of the variable it goes back to; None elsewhere (arrays come back as numpy)."""
+    if groups is None or keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    return {group: {f"{i:05d}": jax.ShapeDtypeStruct(v.value.shape, v.value.dtype,
+                                                     sharding=v.value.sharding)
+                    for i, v in enumerate(variables)}
+            for group, variables in groups.items()}
 
 
 def _first_line(error):
@@ -79,8 +107,7 @@ class TrainingCheckpointer:
 
     def save(self, step, model, optimizer):
         groups = _variables(model, optimizer)
-        arrays = {group: {f"{i:05d}": np.asarray(keras.ops.convert_to_numpy(v.value))
-                          for i, v in enumerate(variables)}
+        arrays = {group: {f"{i:05d}": _saved_value(v) for i, v in enumerate(variables)}
                   for group, variables in groups.items()}
         meta = {group: _signature(group, variables) for group, variables in groups.items()}
         meta["settings"] = self.settings
@@ -88,8 +115,12 @@ class TrainingCheckpointer:
             state=self._ocp.args.StandardSave(arrays), meta=self._ocp.args.JsonSave(meta)))
         self.manager.wait_until_finished()
 
-    def read_latest(self):
+    def read_latest(self, model=None, optimizer=None, check_meta=None):
         """The newest complete checkpoint as `(step, contents)`, or None if there is none.
+        Given the (built) `model` and `optimizer` it will be loaded into, the newest step's
+        saved metadata is checked first (`check_meta(step, meta)`, e.g. the run settings,
+        then the variable list: a ValueError if it does not fit) and, on JAX, each array is
+        read straight into its variable's sharding.
 
         Half-written checkpoints are skipped with a warning (newer step folders that fail
         to read are removed, so that training saves those steps again). A folder that holds
@@ -98,7 +129,12 @@ class TrainingCheckpointer:
         for name in self._temporary_folders():
             warnings.warn(f"skipping half-written checkpoint {os.path.join(self.directory, name)}: "
                           "an Orbax temporary folder left by an interrupted save", stacklevel=3)
-        found, skipped = self._newest_readable()
+        groups = None
+        if model is not None and optimizer is not None:
+            groups = _variables(model, optimizer)
+            if self.steps():
+                self._check_fits(self.steps()[-1], groups, check_meta)
+        found, skipped = self._newest_readable(_restore_targets(groups))
         if found is None and skipped:
             raise ValueError(f"no readable training checkpoint in {self.directory}: " + "; ".join(
                 f"step folder {self.step_path(step)}: {reason}" for step, reason in skipped))
@@ -114,34 +150,55 @@ class TrainingCheckpointer:
         """Assign `contents` of step `step` (from `read_latest`) to `model` and `optimizer`;
         a checkpoint of another model (other variable names or shapes) is a ValueError."""
         groups = _variables(model, optimizer)
-        for group, variables in groups.items():
-            problem = _mismatch(group, contents["meta"][group], _signature(group, variables))
-            if problem:
-                raise ValueError(f"checkpoint {self.step_path(step)} does not fit this model: "
-                                 f"{problem}")
+        self._check_meta(step, contents["meta"], groups)
         for group, variables in groups.items():
             values = contents["state"][group]
             for i, variable in enumerate(variables):
-                variable.assign(np.asarray(values[f"{i:05d}"]))
+                variable.assign(values[f"{i:05d}"])
 
     def close(self):
         self.manager.close()
 
-    def _read(self, step):
-        """`(contents, None)` for a complete step, `(None, why not)` otherwise."""
+    def _check_meta(self, step, meta, groups):
+        for group, variables in groups.items():
+            problem = _mismatch(group, meta[group], _signature(group, variables))
+            if problem:
+                raise ValueError(f"checkpoint {self.step_path(step)} does not fit this model: "
+                                 f"{problem}")
+
+    def _check_fits(self, step, groups, check_meta=None):
+        """`check_meta`, then the model against step `step`'s saved variable list, before
+        any array is read into a sharding (a step whose metadata does not read is left to
+        `_read`, which reports and skips it)."""
+        try:
+            meta = self.manager.restore(step, args=self._ocp.args.Composite(
+                meta=self._ocp.args.JsonRestore()))["meta"]
+        except Exception:  # damaged: `_newest_readable` reports and skips it
+            return
+        if check_meta is not None:
+            check_meta(step, meta)
+        self._check_meta(step, meta, groups)
+
+    def _read(self, step, targets=None):
+        """`(contents, None)` for a complete step, `(None, why not)` otherwise; with
+        `targets` (`_restore_targets`) the arrays come back in those shardings."""
         if not os.path.isfile(os.path.join(self.step_path(step), COMMIT_MARKER)):
             return None, f"it has no Orbax commit marker {COMMIT_MARKER}"
+        state = (self._ocp.args.StandardRestore() if targets is None
+                 else self._ocp.args.StandardRestore(targets))
         try:
+            if not os.path.isfile(os.path.join(self.step_path(step), ARRAY_METADATA)):
+                raise FileNotFoundError(f"no {ARRAY_METADATA}")
             return self.manager.restore(step, args=self._ocp.args.Composite(
-                state=self._ocp.args.StandardRestore(), meta=self._ocp.args.JsonRestore())), None
+                state=state, meta=self._ocp.args.JsonRestore())), None
         except Exception as error:  # any failure to read means the step cannot be trusted
             return None, f"reading it failed with {_first_line(error)}"
 
-    def _newest_readable(self):
+    def _newest_readable(self, targets=None):
         """`((step, contents) or None, [(newer step, why unreadable), ...])`."""
         skipped = []
         for step in reversed(self.steps()):
-            contents, reason = self._read(step)
+            contents, reason = self._read(step, targets)
             if reason is None:
                 return (step, contents), skipped
             skipped.append((step, reason))

@@ -200,12 +200,14 @@ def _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings):
     if checkpointer is None:
         raise ValueError("resume=True needs a checkpoint_dir")
     allowed = _allowed_names(allow_changed_settings, checkpointer.settings)
-    found = checkpointer.read_latest()
+    def check(step, meta):
+        _check_settings(meta.get("settings"), checkpointer.settings, allowed,
+                        checkpointer.step_path(step))
+    found = checkpointer.read_latest(mae, optimizer, check_meta=check)
     if found is None:
         return 0
     step, contents = found
-    _check_settings(contents["meta"].get("settings"), checkpointer.settings, allowed,
-                    checkpointer.step_path(step))
+    check(step, contents["meta"])  # the step resumed may be older than the one checked first
     checkpointer.load(step, contents, mae, optimizer)
     return step
 
