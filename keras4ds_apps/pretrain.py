@@ -146,20 +146,28 @@ def main(argv=None):
         return _train(args)
 
 
+def make_mae(args, encoder):
+    """The `MaskedAutoencoder` the arguments describe, around `encoder`."""
+    from keras4ds.mae import MaskedAutoencoder
+
+    return MaskedAutoencoder(encoder, decoder=args.decoder, mask_ratio=args.mask_ratio,
+                             decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
+                             decoder_heads=args.decoder_heads,
+                             norm_pix_loss=not args.no_norm_pix_loss,
+                             tube_masking=args.tube_masking, target_ratio=args.target_ratio,
+                             seed=args.seed)
+
+
 def _train(args):
     """Build, pretrain, save and draw (inside the distribution's scope)."""
     import keras
 
     from keras4ds.checkpoints import save_preset
-    from keras4ds.mae import MaskedAutoencoder, pretrain
+    from keras4ds.mae import pretrain
     from keras4ds.mae.visualize import draw_reconstruction
 
     encoder = make_encoder(args)
-    mae = MaskedAutoencoder(encoder, decoder=args.decoder, mask_ratio=args.mask_ratio,
-                            decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
-                            decoder_heads=args.decoder_heads, norm_pix_loss=not args.no_norm_pix_loss,
-                            tube_masking=args.tube_masking, target_ratio=args.target_ratio,
-                            seed=args.seed)
+    mae = make_mae(args, encoder)
     dataset = make_dataset(args)
     print(f"MAE {args.decoder} decoder, encoder {encoder.count_params():,} parameters, "
           f"{mae.num_visible}/{mae.num_tokens} tokens visible, backend {keras.backend.backend()}")

@@ -39,9 +39,11 @@ def pytest_unconfigure(config):
 
 
 # The tensorflow and torch passes run the library's backend-specific code: the layers and
-# models (harness, official parity, presets) and the Keras metrics. Everything else (runners,
+# models (harness, official parity, presets), the Keras metrics and the MAE checkpoints (JAX
+# saves sharded jax.Arrays, the others host arrays). Everything else (runners,
 # study, tools, notebooks, readout machinery built on those layers) runs in the jax pass.
-EVERY_BACKEND_DIRS = ("tests/models/", "tests/checkpoints/", "tests/metrics/")
+EVERY_BACKEND_DIRS = ("tests/models/", "tests/checkpoints/", "tests/metrics/",
+                      "tests/mae/test_resume_safety.py")
 SLOW_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_tests.txt")
 
 

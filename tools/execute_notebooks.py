@@ -6,7 +6,8 @@
 Each notebook runs top to bottom (nbclient, kernel python3) in an empty temporary folder,
 importing this checkout's keras4ds, without KERAS4DS_NOTEBOOK_SMOKE (so with the settings a
 Colab reader gets), and is written back with its outputs and figures (to a temporary name,
-then renamed); progress bars are saved as their last state. A notebook that raises is left as it was and the command fails.
+then renamed); progress bars are saved as their last state. A notebook that raises is
+left as it was and the command fails.
 """
 import argparse
 import os

@@ -65,6 +65,11 @@ def test_model_parallel_run_is_killed_and_resumes_to_the_same_weights(tmp_path, 
     # equal up to the rounding of the per-step loss recovered from Keras' running mean
     np.testing.assert_allclose(out["resumed_loss"], out["whole_loss"][2:], rtol=1e-5)
     assert out["layouts"] and all("model" in spec for spec in out["layouts"].values()), out
+    # The checkpoint holds the sharded arrays (Orbax recorded each one's NamedSharding; the
+    # attention, MLP and embedding weights and their Adam moments are split on "model"),
+    # and a restore reads every array straight into its variable's sharding.
+    assert out["saved_arrays"] > 0 and out["saved_model_sharded"] >= 12, out
+    assert out["restored_off_sharding"] == [], out
 
 
 def test_distribution_arguments_are_checked_before_any_work(tmp_path):
