@@ -2,20 +2,58 @@
 
   python tools/plan.py --size 22b --mesh 16x16 --batch 2048
   python tools/plan.py --size b --mesh 1x1 --batch 8
+  python tools/plan.py --size 22b --mesh 32x8 --batch 256 --remat --compile
 
 Prints parameter counts and per-device GiB of float32 parameters, gradients, AdamW
 moments and activations (bfloat16 by default) without and with remat of encoder blocks.
 Weights are sharded by keras4ds.distribution's LayoutMap rules over the "model" axis.
+With --compile, the real train step is also lowered and compiled by XLA on B x M fake CPU
+devices with abstract weights (`compiled_step.py`; nothing is allocated, 1-3 min and a few
+GB for 22b on 256 devices): XLA's argument / output / temp / total bytes per device next
+to the plan's, and the collectives by the mesh axes they span. The compiled step uses
+mixed bfloat16 when --activations is bfloat16, remat when --remat is given.
 """
 import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from memory_plan import plan
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 GIB = 2 ** 30
+
+
+def _fake_devices(count):
+    """Ask XLA for `count` CPU devices and the memory-minimising CPU schedule (before JAX
+    starts; a JAX already started with another count is an error naming it)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        flags += f" --xla_force_host_platform_device_count={count}"
+    if "concurrency_optimized_scheduler" not in flags:
+        flags += " --xla_cpu_enable_concurrency_optimized_scheduler=false"
+    os.environ["XLA_FLAGS"] = flags.strip()
+    os.environ["KERAS_BACKEND"] = "jax"
+
+
+def compiled_rows(args, mesh, r):
+    """Compile the step; print and return XLA's figures against the plan's."""
+    from compiled_step import compile_train_step
+
+    xla = compile_train_step(args.size, mesh, args.batch, args.frames, args.image_size,
+                             args.mask_ratio, args.decoder, args.decoder_width, args.decoder_depth,
+                             args.decoder_heads, remat=args.remat,
+                             mixed_bfloat16=args.activations == "bfloat16")
+    activations = r["activations_remat" if args.remat else "activations"]
+    planned = r["parameters"] + r["gradients"] + r["optimizer"] + activations
+    print(f"XLA, compiled on {mesh[0] * mesh[1]} devices in {xla['compile_seconds']:.0f} s "
+          f"({'remat' if args.remat else 'no remat'}):")
+    for name in ("argument", "output", "alias", "temp", "total"):
+        print(f"  {name:<45} {xla[name] / GIB:9.2f} GiB per device")
+    print(f"  {'plan total':<45} {planned / GIB:9.2f} GiB per device "
+          f"(XLA / plan {xla['total'] / planned:.3f})")
+    for op, by_axes in sorted(xla["collectives"].items()):
+        print(f"  {op:<20} " + ", ".join(f"{n} over {axes}" for axes, n in sorted(by_axes.items())))
+    return {**xla, "plan_total": planned}
 
 
 def main(argv=None):
@@ -33,6 +71,10 @@ def main(argv=None):
     p.add_argument("--decoder-heads", type=int, default=None,
                    help="default 8, or the model axis size when 8 heads cannot be split over it")
     p.add_argument("--activations", choices=("bfloat16", "float32"), default="bfloat16")
+    p.add_argument("--remat", action="store_true", help="with --compile: remat encoder blocks")
+    p.add_argument("--compile", action="store_true",
+                   help="also compile the real train step on B x M fake devices (JAX)")
+    p.add_argument("--json", help="also write the figures (bytes) to this JSON file")
     args = p.parse_args(argv)
     try:
         mesh = tuple(int(x) for x in args.mesh.lower().split("x"))
@@ -46,6 +88,10 @@ def main(argv=None):
             print(f"the default 8-head decoder cannot be split over a model axis of {mesh[1]}: "
                   f"planning a {args.decoder_heads}-head, width-{args.decoder_width} decoder")
     args.decoder_width = args.decoder_width or 512
+    if args.compile:  # before Keras (and so JAX) is imported
+        _fake_devices(mesh[0] * mesh[1])
+    from memory_plan import plan
+
     try:
         r = plan(args.size, mesh, args.batch, args.frames, args.image_size, mask_ratio=args.mask_ratio,
                  decoder=args.decoder, decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
@@ -65,6 +111,13 @@ def main(argv=None):
     state = r["parameters"] + r["gradients"] + r["optimizer"]
     print(f"  {'total, no remat':<45} {(state + r['activations']) / GIB:9.2f} GiB per device")
     print(f"  {'total, remat':<45} {(state + r['activations_remat']) / GIB:9.2f} GiB per device")
+    if args.compile:
+        r = {"plan": r, "xla": compiled_rows(args, mesh, r)}
+    if args.json:
+        from keras4ds.utils import write_json
+
+        write_json(args.json, r)
+    return r
 
 
 if __name__ == "__main__":
