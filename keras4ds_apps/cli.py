@@ -58,8 +58,50 @@ def export(args):
     print(f"exported {type(model).__name__} as {args.format} to {out}")
 
 
+def _is_source(path):
+    """A folder of videos or a `tfds:` dataset rather than one video file."""
+    from keras4ds.inference.video_folder import TFDS_PREFIX
+
+    return str(path).startswith(TFDS_PREFIX) or os.path.isdir(path)
+
+
+def _check_source(path, data_dir):
+    from keras4ds.inference.video_folder import TFDS_PREFIX, list_videos
+
+    if str(path).startswith(TFDS_PREFIX):
+        if data_dir is not None:
+            check_input_path(data_dir)
+        return
+    check_input_path(path)
+    list_videos(path)  # an empty or wrong folder fails before the weights load
+
+
+def depth_folder(args):
+    """Depth for every video of a folder or TFDS source: OUT/NAME.npz (or .h5, .tfrecord) and
+    OUT/NAME.png each, plus OUT/index.json."""
+    _check_source(args.video, args.data_dir)
+    check_input_path(args.weights)
+    check_output_path(args.out, folder=True)
+    from keras4ds.inference.video_folder import extract_folder_depth
+    from keras4ds.models import DepthModel
+    from keras4ds.readouts.features import encoder_fingerprint
+
+    model = load_model(args.weights)
+    if not isinstance(model, DepthModel):
+        raise TypeError(f"{args.weights} holds a {type(model).__name__}, not a depth model")
+    index = extract_folder_depth(model, args.video, args.out,
+                                 weights_name=encoder_fingerprint(model.encoder)[:16],
+                                 stride=args.window_stride, frame_stride=args.stride,
+                                 resize=args.resize, file_format=args.format,
+                                 data_dir=args.data_dir)
+    print(f"depth of {len(index['videos'])} videos -> {os.path.join(args.out, 'index.json')}")
+
+
 def depth(args):
-    """Depth for the first T frames of a video: MP4 (RGB | depth) + PNG + optional .npy."""
+    """Depth for the first T frames of a video: MP4 (RGB | depth) + PNG + optional .npy; for a
+    folder or TFDS source, `depth_folder`."""
+    if _is_source(args.video):
+        return depth_folder(args)
     check_input_path(args.video)
     check_input_path(args.weights)
     png = os.path.splitext(args.out)[0] + ".png"
@@ -96,18 +138,17 @@ def depth(args):
 def features(args):
     """Encoder features of every video in a folder: `OUT/NAME.npz` (or .h5, .tfrecord) each
     plus `OUT/index.json`."""
-    check_input_path(args.videos)
+    _check_source(args.videos, args.data_dir)
     check_input_path(args.weights)
     check_output_path(args.out, folder=True)
-    from keras4ds.inference.video_folder import extract_folder_features, list_videos
+    from keras4ds.inference.video_folder import extract_folder_features
     from keras4ds.readouts.features import encoder_fingerprint
 
-    list_videos(args.videos)  # an empty or wrong folder fails before the weights load
     encoder = file_encoder(args.weights)
     index = extract_folder_features(
         encoder, args.videos, args.out, weights_name=encoder_fingerprint(encoder)[:16],
         hidden_state=args.hidden_state, stride=args.stride, frame_stride=args.frame_stride,
-        resize=args.resize, file_format=args.format)
+        resize=args.resize, file_format=args.format, data_dir=args.data_dir)
     print(f"features of {len(index['videos'])} videos -> {os.path.join(args.out, 'index.json')}")
 
 
@@ -128,6 +169,13 @@ def probe(argv):
 
     probe_main(argv[0], argv[1:])
     return 0
+
+
+def _add_source_arguments(parser, what):
+    parser.add_argument("--format", default="npz", choices=("npz", "hdf5", "tfrecord"),
+                        help=f"{what} file per video of a folder: NAME.npz (default), NAME.h5 "
+                             "or NAME.tfrecord")
+    parser.add_argument("--data-dir", help="TFDS data_dir of a tfds: source")
 
 
 def _positive(text):
@@ -157,22 +205,28 @@ def _run(argv):
     p.add_argument("--format", default="tf_saved_model", choices=("tf_saved_model", "onnx"),
                    help="export format (default: tf_saved_model)")
     p.set_defaults(run=export)
-    p = commands.add_parser("depth", help="depth maps for a video")
-    p.add_argument("video", help="mp4/avi/mkv/webm/gif file")
+    p = commands.add_parser("depth", help="depth maps for a video, a folder or a TFDS source")
+    p.add_argument("video", help="mp4/avi/mkv/webm/gif file; or a folder of them, or "
+                                 "tfds:NAME[/CONFIG][:SPLIT], for depth of every video")
     p.add_argument("--weights", required=True, help="depth .npz or preset folder")
-    p.add_argument("--out", required=True, help="output .mp4 (RGB | depth side by side)")
-    p.add_argument("--npy", help="also save the raw depth (T, H, W, 1) here")
+    p.add_argument("--out", required=True, help="output .mp4 (RGB | depth side by side); for a "
+                                                "folder or TFDS source, an output folder")
+    p.add_argument("--npy", help="also save the raw depth (T, H, W, 1) here (one video)")
     p.add_argument("--stride", type=int, default=1, help="frame stride")
     p.add_argument("--start", default="start", help="first frame index, 'start' or 'center'")
     p.add_argument("--fps", type=_positive, default=8.0, help="frame rate of the output video")
+    _add_source_arguments(p, "depth")
+    p.add_argument("--window-stride", type=int,
+                   help="folder: frames between windows (default: half the window)")
+    p.add_argument("--resize", default="resize", choices=("resize", "crop"),
+                   help="folder: frames to the model size straight (default) or centre-cropped")
     p.set_defaults(run=depth)
     p = commands.add_parser("features", help="encoder features for every video in a folder")
-    p.add_argument("videos", help="folder of video files")
+    p.add_argument("videos", help="folder of video files, or tfds:NAME[/CONFIG][:SPLIT]")
+    _add_source_arguments(p, "features")
     p.add_argument("--weights", required=True, help="official .npz or preset folder (encoder or depth)")
     p.add_argument("--out", required=True,
                    help="output folder: a features file per video + index.json")
-    p.add_argument("--format", default="npz", choices=("npz", "hdf5", "tfrecord"),
-                   help="file per video: NAME.npz (default), NAME.h5 or NAME.tfrecord")
     p.add_argument("--hidden-state", type=int, help="hidden state index (default: the last, h_L)")
     p.add_argument("--stride", type=int, help="frames between windows (default: half the window)")
     p.add_argument("--frame-stride", type=int, default=1, help="read every N-th frame")

@@ -98,12 +98,13 @@ def iter_encoder_features(encoder, video, stride=None, window=None, hidden_state
     yield from blend_windows(outputs, [s // step for s in starts], model.grid[0])
 
 
-def iter_depth(depth_model, video, stride=None, progress=True):
+def iter_depth(depth_model, video, stride=None, progress=True, forward=None):
     """Yield `(first_frame, depth (B, n, H, W, 1))` blocks covering the whole video.
 
     video: `(B, T, H, W, 3)` floats in [0, 1] at the model's frame size, T >= the model's
     `num_frames` (16 for the released model); windows of that length every `stride` frames
-    (default: half the window).
+    (default: half the window). `forward`: the model's compiled forward
+    (`compile_forward(depth_model.call, depth_model.variables)`) to reuse across calls.
     """
     shape = _check_long_video(video)
     encoder = depth_model.encoder
@@ -113,7 +114,7 @@ def iter_depth(depth_model, video, stride=None, progress=True):
                          f"learned query per output patch): resize the frames first")
     window = encoder.num_frames
     stride = stride or window // 2
-    forward = compile_forward(depth_model.call, depth_model.variables)
+    forward = forward or compile_forward(depth_model.call, depth_model.variables)
     starts = window_starts(shape[1], window, stride)
     outputs = _windows(video, starts, window, forward, progress, "depth windows")
     yield from blend_windows(outputs, starts, window)

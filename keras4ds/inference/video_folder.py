@@ -1,12 +1,16 @@
-"""Encoder features for every video in a folder: one file per video plus `index.json`.
+"""Encoder features, or depth, for every video of a source: one file per video plus
+`index.json`.
 
-Each video is decoded frame by frame and resized to the encoder's frame size as it is read
+A source is a folder of video files or a TFDS dataset (`tfds:NAME[/CONFIG][:SPLIT]`, read
+from `data_dir`; its examples' "video", uint8 or floats in [0, 1], named `SPLIT_000000`,
+...). Each video is decoded frame by frame and resized to the encoder's frame size as it
+is read
 (`resize="resize"`, the official demo's straight Lanczos resize, or `"crop"`, centre crop
 then resize), or kept at its own size with the position embedding resized
 (`resize="native"`); a video longer than the encoder's window goes through overlapping
-windows (`iter_encoder_features`; one compiled forward per frame size serves every video).
-The files are `.npz`, HDF5 (`.h5`) or TFRecord (`.tfrecord`, one `tf.train.Example`; see
-`read_features`). A video shorter than the window, or with a frame count
+windows (`iter_encoder_features`; one compiled forward per frame size serves every video;
+depth: `iter_depth`, at the depth model's frame size). The files are `.npz`, HDF5 (`.h5`)
+or TFRecord (`.tfrecord`; see `output_files`). A video shorter than the window, or with a frame count
 that is not a multiple of the tubelet length, is padded by repeating its last frame; the
 index records both counts. Outputs are written under a temp name and renamed, and the
 index is rewritten after every video, so a killed run leaves only finished files: run the
@@ -23,12 +27,17 @@ from tqdm import tqdm
 
 from keras4ds.data.frames import resize_frames, to_float
 from keras4ds.data.video_io import VIDEO_EXTENSIONS, iter_frames
-from keras4ds.inference.long_video import EncoderForwards, encoder_features_long_video
-from keras4ds.utils import remove_staged_leftovers, write_json, write_staged
+from keras4ds.inference.long_video import (
+    EncoderForwards,
+    depth_long_video,
+    encoder_features_long_video,
+)
+from keras4ds.inference.output_files import FILE_FORMATS, write_output
+from keras4ds.utils import remove_staged_leftovers, write_json
 
 RESIZE_CHOICES = ("resize", "crop", "native")
-FILE_FORMATS = {"npz": ".npz", "hdf5": ".h5", "tfrecord": ".tfrecord"}
 INDEX_NAME = "index.json"
+TFDS_PREFIX = "tfds:"
 
 
 def list_videos(folder: str) -> list[str]:
@@ -59,6 +68,45 @@ def read_video(path, size, resize="resize", frame_stride=1) -> np.ndarray:
     return to_float(np.stack(frames))
 
 
+def _prepared(frames, size, resize, frame_stride) -> np.ndarray:
+    """Decoded frames `(T, H, W, 3)` (uint8, or floats in [0, 1]) -> every
+    `frame_stride`-th, resized as `read_video` does, float32 in [0, 1]."""
+    frames = np.asarray(frames)[::frame_stride]
+    if frames.dtype != np.uint8:
+        if not np.issubdtype(frames.dtype, np.floating) or frames.min() < 0 or frames.max() > 1:
+            raise ValueError(f"a TFDS video must be uint8 or floats in [0, 1]; got {frames.dtype} "
+                             f"in [{frames.min()}, {frames.max()}]")
+        frames = np.round(frames * 255.0).astype(np.uint8)
+    if resize != "native":
+        frames = resize_frames(frames, *size, mode=resize)
+    return to_float(frames)
+
+
+def source_videos(source, size, resize="resize", frame_stride=1, data_dir=None):
+    """`(names, videos)` of a source: the output names in order, and an iterator of
+    `(name, load)` where `load()` gives the video `(T, H, W, 3)` float32 in [0, 1]."""
+    if str(source).startswith(TFDS_PREFIX):
+        import tensorflow_datasets as tfds
+
+        name, _, split = str(source)[len(TFDS_PREFIX):].partition(":")
+        split = split or "train"
+        builder = tfds.builder(name, data_dir=data_dir)
+        count = builder.info.splits[split].num_examples
+        names = [f"{split}_{i:06d}" for i in range(count)]
+
+        def examples():
+            for i, example in enumerate(builder.as_dataset(split=split, shuffle_files=False)):
+                if "video" not in example:
+                    raise ValueError(f"{source}: its examples have no 'video' (keys: "
+                                     f"{sorted(example)})")
+                video = example["video"].numpy()
+                yield names[i], lambda video=video: _prepared(video, size, resize, frame_stride)
+        return names, examples()
+    names = list_videos(source)
+    return names, ((name, lambda name=name: read_video(os.path.join(source, name), size, resize,
+                                                         frame_stride)) for name in names)
+
+
 def pad_frames(video: np.ndarray, window: int, step: int) -> np.ndarray:
     """`(T, H, W, 3)` -> at least `window` frames and a multiple of `step`, by repeating
     the last frame (a single image becomes a still clip)."""
@@ -66,64 +114,6 @@ def pad_frames(video: np.ndarray, window: int, step: int) -> np.ndarray:
     if frames == len(video):
         return video
     return np.concatenate([video, np.repeat(video[-1:], frames - len(video), axis=0)])
-
-
-def _write_features(path, fmt, features, frames, padded_frames) -> None:
-    """One video's features `(t, h, w, D)` float32 and its frame counts, staged."""
-    if fmt == "npz":
-        def write(staged):
-            with open(staged, "wb") as f:
-                np.savez(f, features=features, frames=frames, padded_frames=padded_frames)
-    elif fmt == "hdf5":
-        import h5py
-
-        def write(staged):
-            with h5py.File(staged, "w") as f:
-                f.create_dataset("features", data=features)
-                f.attrs["frames"], f.attrs["padded_frames"] = frames, padded_frames
-    else:
-        from keras4ds.data.tf_import import tensorflow as tf
-
-        def write(staged):
-            feature = {
-                "features": tf.train.Feature(bytes_list=tf.train.BytesList(
-                    value=[np.ascontiguousarray(features, "<f4").tobytes()])),
-                "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=features.shape)),
-                "frames": tf.train.Feature(int64_list=tf.train.Int64List(value=[frames])),
-                "padded_frames": tf.train.Feature(int64_list=tf.train.Int64List(
-                    value=[padded_frames])),
-            }
-            example = tf.train.Example(features=tf.train.Features(feature=feature))
-            with tf.io.TFRecordWriter(staged) as writer:
-                writer.write(example.SerializeToString())
-    write_staged(path, write)
-
-
-def read_features(path) -> dict:
-    """A file `extract_folder_features` wrote (by its extension) ->
-    `{"features" (t, h, w, D) float32, "frames", "padded_frames"}`."""
-    path = os.fspath(path)
-    if path.endswith(".npz"):
-        with np.load(path) as f:
-            return {"features": f["features"], "frames": int(f["frames"]),
-                    "padded_frames": int(f["padded_frames"])}
-    if path.endswith(".h5"):
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            return {"features": f["features"][()], "frames": int(f.attrs["frames"]),
-                    "padded_frames": int(f.attrs["padded_frames"])}
-    if path.endswith(".tfrecord"):
-        from keras4ds.data.tf_import import tensorflow as tf
-
-        (record,) = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
-        example = tf.train.Example.FromString(record).features.feature
-        shape = tuple(example["shape"].int64_list.value)
-        return {"features": np.frombuffer(example["features"].bytes_list.value[0], "<f4")
-                .reshape(shape),
-                "frames": int(example["frames"].int64_list.value[0]),
-                "padded_frames": int(example["padded_frames"].int64_list.value[0])}
-    raise ValueError(f"{path}: not a features file (expected {', '.join(FILE_FORMATS.values())})")
 
 
 def _check_same_settings(saved: dict, settings: dict, out: str) -> None:
@@ -152,47 +142,99 @@ def _write_index(out: str, index: dict) -> None:
     write_json(os.path.join(out, INDEX_NAME), index)
 
 
-def extract_folder_features(encoder, folder, out, weights_name, hidden_state=None, stride=None,
-                            frame_stride=1, resize="resize", file_format="npz",
-                            progress=True) -> dict:
-    """Features of every video in `folder` into `out`; returns the index.
-
-    Per video `NAME.EXT`, `out/NAME.EXT.npz` (`file_format` "npz"; `.h5` for "hdf5",
-    `.tfrecord` for "tfrecord") holds `features` `(t, h, w, D)` float32 (hidden state
-    `hidden_state`, default the last; t = padded frames / tubelet length), `frames` (frames
-    read) and `padded_frames` (`read_features` reads any of them back). `stride`: frames
-    between windows (default half the window). `weights_name` is recorded with the
-    settings. Done videos are skipped.
-    """
+def _extract(source, out, settings, size, resize, frame_stride, data_dir, compute, key,
+             file_format, progress) -> dict:
+    """The shared loop: every video of `source` not done yet through `compute(name, video)
+    -> (array, padded frame count)`, written as `key` in `file_format`; returns the index."""
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {sorted(FILE_FORMATS)}; got {file_format!r}")
     if frame_stride < 1:
         raise ValueError(f"frame_stride must be >= 1; got {frame_stride}")
+    names, videos = source_videos(source, size, resize, frame_stride, data_dir)
+    settings = {**settings, "frame_stride": frame_stride, "resize": resize,
+                "file_format": file_format, "source": str(source) if data_dir is None or
+                not str(source).startswith(TFDS_PREFIX) else f"{source} in {data_dir}"}
+    if not str(source).startswith(TFDS_PREFIX):
+        settings.pop("source")  # a folder may move: its videos are named by file
+    os.makedirs(out, exist_ok=True)
+    remove_staged_leftovers(out)
+    index = _read_index(out, settings)
+    with tqdm(total=len(names), desc="videos", unit="video", disable=not progress) as bar:
+        for name, load in videos:
+            output = f"{name}{FILE_FORMATS[file_format]}"
+            if not (name in index["videos"] and os.path.exists(os.path.join(out, output))):
+                video = load()
+                array, padded = compute(name, video)
+                write_output(os.path.join(out, output), file_format, key, array, len(video),
+                             padded)
+                index["videos"][name] = {"output": output, "frames": len(video),
+                                         "padded_frames": padded, "shape": list(array.shape)}
+                _write_index(out, index)
+            bar.update()
+    return index
+
+
+def extract_folder_features(encoder, folder, out, weights_name, hidden_state=None, stride=None,
+                            frame_stride=1, resize="resize", file_format="npz", data_dir=None,
+                            progress=True) -> dict:
+    """Features of every video of `folder` (a folder, or `tfds:NAME[:SPLIT]` in `data_dir`)
+    into `out`; returns the index.
+
+    Per video `NAME.EXT`, `out/NAME.EXT.npz` (`file_format` "npz"; `.h5` for "hdf5",
+    `.tfrecord` for "tfrecord") holds `features` `(t, h, w, D)` float32 (hidden state
+    `hidden_state`, default the last; t = padded frames / tubelet length), `frames` (frames
+    read) and `padded_frames` (`output_files.read_output` reads any of them back). `stride`:
+    frames between windows (default half the window). `weights_name` is recorded with the
+    settings. Done videos are skipped.
+    """
     index_state = encoder.depth if hidden_state is None else int(hidden_state)
     if not 0 <= index_state <= encoder.depth:
         raise ValueError(f"hidden_state must be in [0, {encoder.depth}] for this encoder; "
                          f"got {hidden_state}")
-    names = list_videos(folder)
-    settings = {"weights": weights_name, "hidden_state": index_state, "stride": stride,
-                "frame_stride": frame_stride, "resize": resize,
-                "num_frames": encoder.num_frames, "image_size": list(encoder.image_size),
-                "file_format": file_format}
-    os.makedirs(out, exist_ok=True)
-    remove_staged_leftovers(out)
-    index = _read_index(out, settings)
     window, step = encoder.num_frames, encoder.patch_size[0]
     forwards = EncoderForwards(encoder, index_state, native_resolution=resize == "native")
-    for name in tqdm(names, desc="videos", unit="video", disable=not progress):
-        output = f"{name}{FILE_FORMATS[file_format]}"
-        if name in index["videos"] and os.path.exists(os.path.join(out, output)):
-            continue
-        video = read_video(os.path.join(folder, name), encoder.image_size, resize, frame_stride)
+
+    def compute(name, video):
         padded = pad_frames(video, window, step)
-        features = encoder_features_long_video(encoder, padded[None], stride=stride,
-                                               forwards=forwards, progress=False)[0]
-        _write_features(os.path.join(out, output), file_format, features, len(video),
-                        len(padded))
-        index["videos"][name] = {"output": output, "frames": len(video),
-                                 "padded_frames": len(padded), "shape": list(features.shape)}
-        _write_index(out, index)
-    return index
+        return encoder_features_long_video(encoder, padded[None], stride=stride,
+                                           forwards=forwards, progress=False)[0], len(padded)
+    settings = {"weights": weights_name, "hidden_state": index_state, "stride": stride,
+                "num_frames": encoder.num_frames, "image_size": list(encoder.image_size)}
+    return _extract(folder, out, settings, encoder.image_size, resize, frame_stride, data_dir,
+                    compute, "features", file_format, progress)
+
+
+def extract_folder_depth(depth_model, folder, out, weights_name, stride=None, frame_stride=1,
+                         resize="resize", file_format="npz", data_dir=None,
+                         progress=True) -> dict:
+    """Depth of every video of `folder` (as `extract_folder_features`) into `out`: per
+    video a file holding `depth` `(T, H, W, 1)` float32 at the model's frame size, one map
+    per frame read (windows of the model's length, overlaps blended, `stride` frames apart),
+    and `NAME.png`, its middle frame beside its colourised depth. Returns the index."""
+    from PIL import Image
+
+    from keras4ds.data.visualize import colorize_depth
+    from keras4ds.utils import write_staged
+
+    if resize == "native":
+        raise ValueError("depth needs the frames at the depth model's size (its readout has "
+                         "one learned query per output patch): resize 'resize' or 'crop'")
+    from keras4ds.inference.compiled import compile_forward
+
+    encoder = depth_model.encoder
+    forward = compile_forward(depth_model.call, depth_model.variables)  # one for every video
+
+    def compute(name, video):
+        padded = pad_frames(video, encoder.num_frames, encoder.patch_size[0])
+        depth = depth_long_video(depth_model, padded[None], stride=stride, progress=False,
+                                 forward=forward)[0]
+        depth = depth[:len(video)]
+        middle = len(video) // 2  # the picture first: a done video always has both files
+        panel = np.concatenate([np.round(video[middle] * 255).astype(np.uint8),
+                                colorize_depth(depth[middle:middle + 1])[0]], axis=1)
+        write_staged(os.path.join(out, f"{name}.png"), Image.fromarray(panel).save)
+        return depth, len(padded)
+    settings = {"weights": weights_name, "stride": stride, "num_frames": encoder.num_frames,
+                "image_size": list(encoder.image_size), "output": "depth"}
+    return _extract(folder, out, settings, encoder.image_size, resize, frame_stride, data_dir,
+                    compute, "depth", file_format, progress)

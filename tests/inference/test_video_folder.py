@@ -14,9 +14,15 @@ from keras import ops
 from keras4ds.checkpoints import save_preset
 from keras4ds.data.frames import resize_frames, to_float
 from keras4ds.data.video_io import read_frames, write_video
-from keras4ds.inference import EncoderForwards, encoder_features_long_video, extract_folder_features
-from keras4ds.inference.video_folder import pad_frames, read_features, read_video
-from keras4ds.models import FourDSEncoder
+from keras4ds.inference import (
+    EncoderForwards,
+    depth_long_video,
+    encoder_features_long_video,
+    extract_folder_features,
+    read_output,
+)
+from keras4ds.inference.video_folder import pad_frames, read_video
+from keras4ds.models import DepthModel, FourDSEncoder
 from keras4ds_apps.cli import main
 
 SIZE = (32, 32)
@@ -71,8 +77,8 @@ def test_hdf5_and_tfrecord_files_hold_the_same_features(tmp_path, encoder_preset
     assert main(["features", videos, "--weights", weights, "--out", npz]) == 0
     assert main(["features", videos, "--weights", weights, "--out", other, "--format", fmt]) == 0
     for name in ("clip0.mkv", "clip1.mkv"):
-        expected = read_features(os.path.join(npz, f"{name}.npz"))
-        got = read_features(os.path.join(other, f"{name}{extension}"))
+        expected = read_output(os.path.join(npz, f"{name}.npz"))
+        got = read_output(os.path.join(other, f"{name}{extension}"))
         np.testing.assert_array_equal(got["features"], expected["features"])
         assert (got["frames"], got["padded_frames"]) == (expected["frames"], expected["padded_frames"])
     assert json.load(open(os.path.join(other, "index.json")))["settings"]["file_format"] == fmt
@@ -99,6 +105,49 @@ def test_one_compiled_forward_serves_every_same_size_video(tmp_path, encoder_pre
     monkeypatch.setattr(EncoderForwards, "get", counting)  # counts, and calls the real one
     extract_folder_features(encoder, videos, str(tmp_path / "out"), "w", progress=False)
     assert built == [1, 0, 0]
+
+
+def test_a_tfds_source_gives_the_features_of_its_videos(tmp_path, encoder_preset):
+    pytest.importorskip("tensorflow_datasets")
+    from keras4ds.data import tfds_synthetic as ts
+
+    encoder, weights = encoder_preset
+    config = ts.Synthetic4DConfig(name="unit", num_frames=4, height=24, width=40, num_train=3,
+                                  num_validation=1, options={"num_tracks": 4, "num_objects": 1})
+    builder = ts.Keras4dsSynthetic4d(data_dir=str(tmp_path / "tfds"), config=config)
+    builder.download_and_prepare()
+    out = str(tmp_path / "features")
+    source = "tfds:keras4ds_synthetic4d/unit:train"
+    assert main(["features", source, "--data-dir", str(tmp_path / "tfds"), "--weights", weights,
+                 "--out", out, "--format", "hdf5"]) == 0
+    index = json.load(open(os.path.join(out, "index.json")))
+    assert sorted(index["videos"]) == ["train_000000", "train_000001", "train_000002"]
+    assert index["settings"]["source"].startswith(source)
+    videos = [example["video"].numpy() for example in builder.as_dataset(split="train",
+                                                                         shuffle_files=False)]
+    for i, frames in enumerate(videos):
+        clip = to_float(resize_frames(frames, *SIZE))  # 24x40 -> the encoder's 32x32
+        saved = read_output(os.path.join(out, f"train_{i:06d}.h5"))
+        np.testing.assert_allclose(saved["features"], _grid_state(encoder, clip), atol=1e-5)
+
+
+def test_depth_of_a_folder_equals_the_models_and_draws_each_video(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = DepthModel(FourDSEncoder(32, 2, 64, 2, num_frames=4, image_size=SIZE))
+    weights = str(tmp_path / "depth")
+    save_preset(model, weights)
+    videos = _video_folder(str(tmp_path / "videos"), [4, 7])
+    out = str(tmp_path / "depth_out")
+    assert main(["depth", videos, "--weights", weights, "--out", out]) == 0
+    for name, frames in (("clip0.mkv", 4), ("clip1.mkv", 7)):
+        saved = read_output(os.path.join(out, f"{name}.npz"))
+        clip = read_video(os.path.join(videos, name), SIZE)
+        expected = depth_long_video(model, pad_frames(clip, 4, 2)[None], progress=False)[0][:frames]
+        assert saved["depth"].shape == (frames, *SIZE, 1) and saved["frames"] == frames
+        np.testing.assert_allclose(saved["depth"], expected, rtol=1e-5, atol=1e-6)
+        assert os.path.getsize(os.path.join(out, f"{name}.png")) > 0
 
 
 def test_long_and_short_videos_are_windowed_and_padded(tmp_path, encoder_preset):
