@@ -48,7 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--target-ratio", type=float, default=None, help="fraction of masked tokens decoded")
     p.add_argument("--decoder-width", type=int, default=512)
     p.add_argument("--decoder-depth", type=int, default=4)
-    p.add_argument("--decoder-heads", type=int, default=8)
+    p.add_argument("--decoder-heads", type=int, default=None,
+                   help="default 8, or the fewest more that the --mesh model axis splits")
     p.add_argument("--no-norm-pix-loss", action="store_true", help="loss on raw pixels")
     p.add_argument("--mixed-bf16", action="store_true", help="mixed_bfloat16 dtype policy")
     p.add_argument("--remat", action="store_true",

@@ -90,7 +90,7 @@ def _optimizer_layouts(optimizer, trainable, distribution):
 
 
 def compile_train_step(size, mesh, batch, frames=16, image_size=224, mask_ratio=0.95,
-                       decoder="standard", decoder_width=512, decoder_depth=4, decoder_heads=8,
+                       decoder="standard", decoder_width=512, decoder_depth=4, decoder_heads=None,
                        remat=False, mixed_bfloat16=False):
     """Compile the MAE train step of 4DS-`size` on a `mesh` (batch, model) of the visible
     devices for a global `batch` of `(frames, image_size, image_size, 3)` clips.

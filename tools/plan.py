@@ -65,11 +65,11 @@ def main(argv=None):
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--mask-ratio", type=float, default=0.95)
     p.add_argument("--decoder", choices=("standard", "masked", "cross"), default="standard")
-    p.add_argument("--decoder-width", type=int, default=None,
-                   help="default 512, or 64 x heads when the heads are raised to the model axis")
+    p.add_argument("--decoder-width", type=int, default=None, help="default 512")
     p.add_argument("--decoder-depth", type=int, default=4)
     p.add_argument("--decoder-heads", type=int, default=None,
-                   help="default 8, or the model axis size when 8 heads cannot be split over it")
+                   help="default 8, or the fewest more that the model axis splits (as "
+                        "MaskedAutoencoder builds)")
     p.add_argument("--activations", choices=("bfloat16", "float32"), default="bfloat16")
     p.add_argument("--remat", action="store_true", help="with --compile: remat encoder blocks")
     p.add_argument("--compile", action="store_true",
@@ -81,15 +81,17 @@ def main(argv=None):
         assert len(mesh) == 2
     except (ValueError, AssertionError):
         raise SystemExit(f"--mesh must look like 16x16 (batch x model), got {args.mesh!r}")
-    if args.decoder_heads is None:
-        args.decoder_heads = 8 if 8 % mesh[1] == 0 else mesh[1]
-        if args.decoder_heads != 8:
-            args.decoder_width = args.decoder_width or 64 * args.decoder_heads
-            print(f"the default 8-head decoder cannot be split over a model axis of {mesh[1]}: "
-                  f"planning a {args.decoder_heads}-head, width-{args.decoder_width} decoder")
     args.decoder_width = args.decoder_width or 512
     if args.compile:  # before Keras (and so JAX) is imported
         _fake_devices(mesh[0] * mesh[1])
+    if args.decoder_heads is None:  # what MaskedAutoencoder builds on this mesh
+        from keras4ds.distribution.layouts import fitting_heads
+
+        args.decoder_heads = fitting_heads(args.decoder_width, 8, mesh[1])
+        if args.decoder_heads != 8:
+            print(f"8 decoder heads cannot be split over a model axis of {mesh[1]}: "
+                  f"MaskedAutoencoder builds (and this plans) {args.decoder_heads} heads of "
+                  f"width {args.decoder_width // args.decoder_heads}")
     from memory_plan import plan
 
     try:

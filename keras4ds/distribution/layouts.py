@@ -48,3 +48,24 @@ def matching_rules(path):
     import re
 
     return [pattern for pattern, _ in RULES if re.fullmatch(pattern, path)]
+
+
+def model_axis_size() -> int:
+    """Devices on the "model" axis of the distribution in effect (1 without one, or
+    without a "model" axis): what every sharded head count must be a multiple of."""
+    distribution = keras.distribution.distribution()
+    mesh = getattr(distribution, "device_mesh", None)
+    if mesh is None or MODEL_AXIS not in mesh.axis_names:
+        return 1
+    return int(mesh.shape[list(mesh.axis_names).index(MODEL_AXIS)])
+
+
+def fitting_heads(width: int, heads: int, model_axis: int) -> int:
+    """The fewest attention heads, at least `heads`, that a `model_axis`-way model axis
+    splits and that divide `width` (e.g. 8 heads stay 8 on 1, 2, 4 or 8 devices and become
+    16 narrower heads of the same width on 16). ValueError if there are none."""
+    for count in range(heads, width + 1):
+        if count % model_axis == 0 and width % count == 0:
+            return count
+    raise ValueError(f"no head count >= {heads} divides width {width} and splits over a "
+                     f"model axis of {model_axis}")

@@ -13,6 +13,22 @@ DECODERS = ("standard", "masked", "cross")
 DEFAULT_TARGET_RATIO = {"standard": 1.0, "masked": 0.5, "cross": 1.0}
 
 
+def _decoder_heads(width, heads):
+    """`heads`, or by default the fewest heads >= 8 that divide `width` and that the model
+    axis of the distribution in effect splits (`fitting_heads`): the decoder fits every mesh
+    its width does. Given heads that the model axis does not split are an error."""
+    from keras4ds.distribution.layouts import fitting_heads, model_axis_size
+
+    model_axis = model_axis_size()
+    if heads is None:
+        return fitting_heads(width, 8, model_axis)
+    if heads % model_axis:
+        raise ValueError(f"decoder_heads={heads} cannot be split over the model axis of "
+                         f"{model_axis} devices; use a multiple of {model_axis} (or leave "
+                         f"decoder_heads unset: {fitting_heads(width, 8, model_axis)})")
+    return heads
+
+
 class MaskedAutoencoder(keras.Model):
     """MAE pretraining model: mask tubelet tokens, encode the visible ones, rebuild the rest.
 
@@ -30,10 +46,12 @@ class MaskedAutoencoder(keras.Model):
     Decoders: "standard" (narrow ViT over visible + all masked tokens), "masked" (the same
     over visible + a random `target_ratio` subset of the masked tokens, VideoMAE V2 style),
     "cross" (position-only queries for the targets cross-attending to visible tokens).
+    `decoder_heads` (default: 8, or the fewest more that a model-parallel mesh in effect
+    splits, at the same width) must be a multiple of the mesh's model axis.
     """
 
     def __init__(self, encoder, decoder="standard", mask_ratio=0.95, decoder_width=512,
-                 decoder_depth=4, decoder_heads=8, norm_pix_loss=True, tube_masking=False,
+                 decoder_depth=4, decoder_heads=None, norm_pix_loss=True, tube_masking=False,
                  target_ratio=None, seed=0, **kwargs):
         super().__init__(**kwargs)
         if decoder not in DECODERS:
@@ -54,6 +72,7 @@ class MaskedAutoencoder(keras.Model):
         self.num_targets = max(1, int(round(self.target_ratio * self.num_masked)))
         self.patch_size = tuple(encoder.patch_size)
         self.patch_dim = int(np.prod(self.patch_size)) * 3
+        decoder_heads = _decoder_heads(decoder_width, decoder_heads)
         decoder_class = CrossAttentionDecoder if decoder == "cross" else TransformerDecoder
         self.decoder = decoder_class(self.num_tokens, self.patch_dim, decoder_width,
                                      decoder_depth, decoder_heads, name="mae_decoder")

@@ -38,7 +38,7 @@ def test_cli_prints_22b_plan():
 
 
 @pytest.mark.backend_independent
-def test_cli_issue_command_raises_decoder_heads_to_the_model_axis():
+def test_cli_issue_command_plans_the_decoder_heads_the_model_builds():
     run = [sys.executable, "tools/plan.py", "--size", "22B", "--mesh", "16x16", "--batch", "2048"]
     out = subprocess.run(run, capture_output=True, text=True, check=True).stdout
-    assert "planning a 16-head, width-1024 decoder" in out and "total, remat" in out
+    assert "builds (and this plans) 16 heads of width 32" in out and "total, remat" in out
