@@ -2,7 +2,7 @@
 
   python tools/plan.py --size 22b --mesh 16x16 --batch 2048
   python tools/plan.py --size b --mesh 1x1 --batch 8
-  python tools/plan.py --size 22b --mesh 32x8 --batch 256 --remat --compile
+  python tools/plan.py --size 22b --mesh 32x8 --batch 256 --remat --activations float32 --compile
 
 Prints parameter counts and per-device GiB of float32 parameters, gradients, AdamW
 moments and activations (bfloat16 by default) without and with remat of encoder blocks.
@@ -11,7 +11,9 @@ With --compile, the real train step is also lowered and compiled by XLA on B x M
 devices with abstract weights (`compiled_step.py`; nothing is allocated, 1-3 min and a few
 GB for 22b on 256 devices): XLA's argument / output / temp / total bytes per device next
 to the plan's, and the collectives by the mesh axes they span. The compiled step uses
-mixed bfloat16 when --activations is bfloat16, remat when --remat is given.
+mixed bfloat16 when --activations is bfloat16, remat when --remat is given. Compare the
+two in float32 (`--activations float32`): XLA's CPU compiler keeps a mixed-bfloat16 step's
+activations in float32 around its bfloat16 matmuls, which an accelerator does not.
 """
 import argparse
 import os
