@@ -118,10 +118,14 @@ def plan(size, mesh, batch, num_frames=16, image_size=224, patch_size=(2, 16, 16
                                                          4 * decoder_width, decoder_heads)
     # Remat of encoder blocks: keep each block's input, recompute one block at a time.
     encoder_remat = depth * b * act * visible * width + block_activations(visible, width, mlp_dim, heads)
+    # Pixels, float32 whatever the activations: the clip's tubelets (patchified input), the
+    # norm-pix targets, the predictions and the loss gradient on them. Measured against
+    # XLA (benchmarks/scale.md): without them the plan was 7-14% low for 4DS-B.
+    pixels = b * 4 * patch_dim * (tokens + 3 * targets)
     return {"encoder_parameters": sum(math.prod(s) for s in enc.values()),
             "decoder_parameters": sum(math.prod(s) for s in dec.values()),
             "tokens": tokens, "visible": visible, "targets": targets, "per_device_batch": b,
             "parameters": 4 * per_device, "gradients": 4 * per_device,
             "optimizer": 8 * per_device,
-            "activations": encoder_full + decoder_full,
-            "activations_remat": encoder_remat + decoder_full}
+            "activations": encoder_full + decoder_full + pixels,
+            "activations_remat": encoder_remat + decoder_full + pixels}
