@@ -20,7 +20,6 @@ The video is stored as lossless PNG frames of ``round(255 * video)``: decoded cl
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 
 import numpy as np
@@ -28,6 +27,7 @@ import tensorflow_datasets as tfds
 
 from keras4ds.data import synthetic
 from keras4ds.data.tf_import import tensorflow as tf
+from keras4ds.data.tfds_local import LocalBuilder
 
 __all__ = ["Keras4dsSynthetic4d", "Synthetic4DConfig", "decode_example", "VALIDATION_SEED_OFFSET"]
 
@@ -50,7 +50,7 @@ def _options_json(options: dict) -> str:
     return json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in sorted(options.items())})
 
 
-class Keras4dsSynthetic4d(tfds.core.GeneratorBasedBuilder):
+class Keras4dsSynthetic4d(LocalBuilder):
     """Procedural 4D scenes with exact depth, camera, point tracks, boxes, segmentation."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -65,14 +65,6 @@ class Keras4dsSynthetic4d(tfds.core.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "16x64x64"
 
-    # TFDS's own lookup of this file goes through `importlib_resources`, which
-    # tensorflow-datasets does not install; a plain file path is all it needs.
-    @tfds.core.utils.classproperty
-    @classmethod
-    def code_path(cls):
-        from etils import epath
-
-        return epath.Path(inspect.getfile(cls))
 
     def _info(self) -> tfds.core.DatasetInfo:
         c = self.builder_config

@@ -21,13 +21,13 @@ frames of the reader's 8-bit frames, every label exactly.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from keras4ds.data import task_clips
 from keras4ds.data.tf_import import tensorflow as tf
+from keras4ds.data.tfds_local import LocalBuilder
 
 __all__ = ["Keras4dsTaskClips", "TaskClipsConfig", "decode_example", "clip_features"]
 
@@ -59,7 +59,7 @@ def clip_features(fmt: str, num_frames: int, height: int, width: int) -> dict:
     }[fmt]
 
 
-class Keras4dsTaskClips(tfds.core.GeneratorBasedBuilder):
+class Keras4dsTaskClips(LocalBuilder):
     """Real probe clips of one format and task, read from the manual download folder."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -71,14 +71,6 @@ class Keras4dsTaskClips(tfds.core.GeneratorBasedBuilder):
                                        description=f"{task} clips of a {fmt} source, 16x64x64.")
                        for fmt, tasks in task_clips.FORMATS.items() for task in tasks]
 
-    # As in `tfds_synthetic`: TFDS's own lookup needs `importlib_resources`, which
-    # tensorflow-datasets does not install.
-    @tfds.core.utils.classproperty
-    @classmethod
-    def code_path(cls):
-        from etils import epath
-
-        return epath.Path(inspect.getfile(cls))
 
     def _info(self) -> tfds.core.DatasetInfo:
         c = self.builder_config
