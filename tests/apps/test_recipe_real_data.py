@@ -39,5 +39,5 @@ def test_recipe_refuses_bad_data(tmp_path):
         probe.main("points", [*TINY, "--data", f"tapvid:{train}",
                                "--eval-data", f"tapvid:{tmp_path}/./train.pkl",
                                "--out", str(tmp_path / "o")])
-    with pytest.raises(ValueError, match="no reader gives 'boxes' clips"):
+    with pytest.raises(ValueError, match="task 'boxes' needs one of the formats \\['boxtracks'\\]"):
         probe.main("boxes", [*TINY, "--data", f"tapvid:{train}", "--out", str(tmp_path / "o")])

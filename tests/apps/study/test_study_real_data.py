@@ -81,7 +81,7 @@ def test_data_flags_and_their_errors(tmp_path):
     with pytest.raises(SystemExit, match="twice"):
         data("--probe-data", f"depth={train}", "--probe-data", f"pose={train}",
              "--probe-data", f"depth={held_out}")
-    with pytest.raises(SystemExit, match="no reader gives 'boxes' clips"):
+    with pytest.raises(SystemExit, match="task 'boxes' needs one of the formats \\['boxtracks'\\]"):
         data("--probe-data", f"boxes={train}", "--eval-data", f"boxes={held_out}")
     with pytest.raises(SystemExit, match="not a folder"):
         data("--pretrain-data", str(tmp_path / "missing"))
