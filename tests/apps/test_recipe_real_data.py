@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from format_writers import tapvid_video, write_pickle
+from format_writers import tapvid_video, write_box_video, write_pickle
 
 from keras4ds_apps import probe
 
@@ -18,6 +18,21 @@ def _pickle(path, seed):
     video["occluded"][:, 0] = False  # every track visible somewhere in each window
     video["occluded"][:, 4] = False
     return write_pickle(path, {f"video{seed}": video})
+
+
+def test_boxes_recipe_trains_and_scores_on_box_track_files(tmp_path):
+    from keras4ds.data.synthetic import generate_clip
+
+    for split, seed in (("train", 0), ("eval", 1)):
+        os.makedirs(tmp_path / split)
+        clip = generate_clip(seed, num_frames=8, height=32, width=32, num_tracks=4, num_objects=2)
+        clip["boxes"][:, :, :], clip["box_visible"][:] = [0.2, 0.2, 0.6, 0.7], True
+        write_box_video(str(tmp_path / split), "cars", clip)
+    out = str(tmp_path / "out")
+    result = probe.main("boxes", [*TINY, "--data", f"boxtracks:{tmp_path / 'train'}",
+                                   "--eval-data", f"boxtracks:{tmp_path / 'eval'}", "--out", out])
+    assert np.isfinite(result["metrics"]["box_iou"])
+    assert json.load(open(os.path.join(out, "boxes_metrics.json")))["metrics"] == result["metrics"]
 
 
 def test_points_recipe_trains_and_scores_on_tapvid_files(tmp_path):
