@@ -60,15 +60,20 @@ def export(args):
 
 def _is_source(path):
     """A folder of videos or a `tfds:` dataset rather than one video file."""
-    from keras4ds.inference.video_folder import TFDS_PREFIX
+    from keras4ds.inference.video_folder import SOURCE_PREFIXES
 
-    return str(path).startswith(TFDS_PREFIX) or os.path.isdir(path)
+    return str(path).startswith(SOURCE_PREFIXES) or os.path.isdir(path)
 
 
 def _check_source(path, data_dir):
-    from keras4ds.inference.video_folder import TFDS_PREFIX, list_videos
+    from keras4ds.inference.video_folder import SOURCE_PREFIXES, TFRECORD_PREFIX, list_videos
 
-    if str(path).startswith(TFDS_PREFIX):
+    if str(path).startswith(TFRECORD_PREFIX):
+        from keras4ds.data.tfrecords import tfrecord_files
+
+        tfrecord_files(str(path)[len(TFRECORD_PREFIX):])  # no shard: an error before the weights
+        return
+    if str(path).startswith(SOURCE_PREFIXES):
         if data_dir is not None:
             check_input_path(data_dir)
         return
@@ -206,8 +211,9 @@ def _run(argv):
                    help="export format (default: tf_saved_model)")
     p.set_defaults(run=export)
     p = commands.add_parser("depth", help="depth maps for a video, a folder or a TFDS source")
-    p.add_argument("video", help="mp4/avi/mkv/webm/gif file; or a folder of them, or "
-                                 "tfds:NAME[/CONFIG][:SPLIT], for depth of every video")
+    p.add_argument("video", help="mp4/avi/mkv/webm/gif file; or a folder of them, "
+                                 "tfrecord:PATTERN or tfds:NAME[/CONFIG][:SPLIT], for depth of "
+                                 "every video")
     p.add_argument("--weights", required=True, help="depth .npz or preset folder")
     p.add_argument("--out", required=True, help="output .mp4 (RGB | depth side by side); for a "
                                                 "folder or TFDS source, an output folder")
@@ -222,7 +228,8 @@ def _run(argv):
                    help="folder: frames to the model size straight (default) or centre-cropped")
     p.set_defaults(run=depth)
     p = commands.add_parser("features", help="encoder features for every video in a folder")
-    p.add_argument("videos", help="folder of video files, or tfds:NAME[/CONFIG][:SPLIT]")
+    p.add_argument("videos", help="folder of video files, tfrecord:PATTERN (keras4ds' JPEG-frame "
+                                  "TFRecords) or tfds:NAME[/CONFIG][:SPLIT]")
     _add_source_arguments(p, "features")
     p.add_argument("--weights", required=True, help="official .npz or preset folder (encoder or depth)")
     p.add_argument("--out", required=True,

@@ -31,7 +31,8 @@ from keras4ds.data.pipelines import BadFiles, finish, resize_clip_tf, sample_cli
 from keras4ds.data.tf_import import tensorflow as tf
 from keras4ds.utils import write_json
 
-__all__ = ["encode_example", "write_tfrecords", "tfrecord_dataset", "parse_example", "shard_names"]
+__all__ = ["encode_example", "write_tfrecords", "tfrecord_dataset", "parse_example", "shard_names",
+           "tfrecord_files", "iter_tfrecord_videos"]
 
 _FEATURES = {
     "frames": tf.io.RaggedFeature(tf.string),
@@ -173,6 +174,29 @@ def parse_example(serialized):
     return tf.io.parse_single_example(serialized, _FEATURES)
 
 
+def tfrecord_files(pattern) -> list[str]:
+    """The shard files of `pattern` (a glob, a writer's prefix or a list), sorted;
+    FileNotFoundError naming it when there are none."""
+    if isinstance(pattern, (list, tuple)):
+        files = sorted(os.fspath(p) for p in pattern)
+    else:
+        pattern = os.fspath(pattern)
+        files = sorted(glob.glob(pattern)) or sorted(glob.glob(pattern + "-*-of-*.tfrecord"))
+    if not files:
+        raise FileNotFoundError(f"no TFRecord files match {pattern!r}")
+    return files
+
+
+def iter_tfrecord_videos(pattern):
+    """Every stored video of `pattern`'s shards, whole and in shard order:
+    `(path, frames (T, H, W, 3) uint8)`, `path` as written (relative source path)."""
+    for serialized in tf.data.TFRecordDataset(tfrecord_files(pattern)):
+        example = parse_example(serialized)
+        frames = np.stack([tf.io.decode_jpeg(jpeg, channels=3).numpy()
+                           for jpeg in example["frames"]])
+        yield example["path"].numpy().decode(), frames
+
+
 def tfrecord_dataset(
     pattern,
     num_frames: int = 16,
@@ -204,13 +228,7 @@ def tfrecord_dataset(
 
     Yields ``{"video": (T, H, W, 3) float32 in [0, 1], "path": string}``.
     """
-    if isinstance(pattern, (list, tuple)):
-        files = sorted(os.fspath(p) for p in pattern)
-    else:
-        pattern = os.fspath(pattern)
-        files = sorted(glob.glob(pattern)) or sorted(glob.glob(pattern + "-*-of-*.tfrecord"))
-    if not files:
-        raise FileNotFoundError(f"no TFRecord files match {pattern!r}")
+    files = tfrecord_files(pattern)
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)

@@ -1,21 +1,21 @@
 """Encoder features, or depth, for every video of a source: one file per video plus
 `index.json`.
 
-A source is a folder of video files or a TFDS dataset (`tfds:NAME[/CONFIG][:SPLIT]`, read
-from `data_dir`; its examples' "video", uint8 or floats in [0, 1], named `SPLIT_000000`,
-...). Each video is decoded frame by frame and resized to the encoder's frame size as it
-is read
-(`resize="resize"`, the official demo's straight Lanczos resize, or `"crop"`, centre crop
-then resize), or kept at its own size with the position embedding resized
-(`resize="native"`); a video longer than the encoder's window goes through overlapping
-windows (`iter_encoder_features`; one compiled forward per frame size serves every video;
-depth: `iter_depth`, at the depth model's frame size). The files are `.npz`, HDF5 (`.h5`)
-or TFRecord (`.tfrecord`; see `output_files`). A video shorter than the window, or with a frame count
-that is not a multiple of the tubelet length, is padded by repeating its last frame; the
-index records both counts. Outputs are written under a temp name and renamed, and the
-index is rewritten after every video, so a killed run leaves only finished files: run the
-same call again and it skips them. The settings are saved in the index; a rerun with other
-settings is refused, naming them.
+A source is a folder of video files, keras4ds' JPEG-frame TFRecords (`tfrecord:PATTERN`, a
+glob or the writer's prefix; each video named by its stored path) or a TFDS dataset
+(`tfds:NAME[/CONFIG][:SPLIT]`, read from `data_dir`; its examples' "video", uint8 or floats
+in [0, 1], named `SPLIT_000000`, ...). Each video is decoded and resized to the encoder's
+frame size as it is read (`resize="resize"`, the official demo's straight Lanczos resize,
+or `"crop"`, centre crop then resize), or kept at its own size with the position embedding
+resized (`resize="native"`). A video longer than the encoder's window goes through
+overlapping windows (`iter_encoder_features`; one compiled forward per frame size serves
+every video; depth: `iter_depth`, at the depth model's frame size). The files are `.npz`,
+HDF5 (`.h5`) or TFRecord (`.tfrecord`; see `output_files`). A video shorter than the
+window, or with a frame count that is not a multiple of the tubelet length, is padded by
+repeating its last frame; the index records both counts. Outputs are written under a temp
+name and renamed, and the index is rewritten after every video, so a killed run leaves only
+finished files: run the same call again and it skips them. The settings are saved in the
+index; a rerun with other settings is refused, naming them.
 """
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ from keras4ds.utils import remove_staged_leftovers, write_json
 RESIZE_CHOICES = ("resize", "crop", "native")
 INDEX_NAME = "index.json"
 TFDS_PREFIX = "tfds:"
+TFRECORD_PREFIX = "tfrecord:"
+SOURCE_PREFIXES = (TFDS_PREFIX, TFRECORD_PREFIX)
 
 
 def list_videos(folder: str) -> list[str]:
@@ -102,9 +104,29 @@ def source_videos(source, size, resize="resize", frame_stride=1, data_dir=None):
                 video = example["video"].numpy()
                 yield names[i], lambda video=video: _prepared(video, size, resize, frame_stride)
         return names, examples()
+    if str(source).startswith(TFRECORD_PREFIX):
+        from keras4ds.data.tfrecords import iter_tfrecord_videos
+
+        pattern = str(source)[len(TFRECORD_PREFIX):]
+        stored = [path for path, _ in _tfrecord_paths(pattern)]
+        names = [path.replace(os.sep, "__") or f"{i:06d}" for i, path in enumerate(stored)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{source}: two stored videos have the same path; their outputs "
+                             f"would overwrite each other")
+        return names, ((name, lambda frames=frames: _prepared(frames, size, resize, frame_stride))
+                       for name, (_, frames) in zip(names, iter_tfrecord_videos(pattern)))
     names = list_videos(source)
     return names, ((name, lambda name=name: read_video(os.path.join(source, name), size, resize,
                                                          frame_stride)) for name in names)
+
+
+def _tfrecord_paths(pattern):
+    """`(stored path, None)` of every video in the shards, read without decoding frames."""
+    from keras4ds.data.tf_import import tensorflow as tf
+    from keras4ds.data.tfrecords import parse_example, tfrecord_files
+
+    for serialized in tf.data.TFRecordDataset(tfrecord_files(pattern)):
+        yield parse_example(serialized)["path"].numpy().decode(), None
 
 
 def pad_frames(video: np.ndarray, window: int, step: int) -> np.ndarray:
@@ -152,10 +174,9 @@ def _extract(source, out, settings, size, resize, frame_stride, data_dir, comput
         raise ValueError(f"frame_stride must be >= 1; got {frame_stride}")
     names, videos = source_videos(source, size, resize, frame_stride, data_dir)
     settings = {**settings, "frame_stride": frame_stride, "resize": resize,
-                "file_format": file_format, "source": str(source) if data_dir is None or
-                not str(source).startswith(TFDS_PREFIX) else f"{source} in {data_dir}"}
-    if not str(source).startswith(TFDS_PREFIX):
-        settings.pop("source")  # a folder may move: its videos are named by file
+                "file_format": file_format}
+    if str(source).startswith(SOURCE_PREFIXES):  # a folder may move: its videos are named by file
+        settings["source"] = str(source) if data_dir is None else f"{source} in {data_dir}"
     os.makedirs(out, exist_ok=True)
     remove_staged_leftovers(out)
     index = _read_index(out, settings)

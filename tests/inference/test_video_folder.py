@@ -131,6 +131,28 @@ def test_a_tfds_source_gives_the_features_of_its_videos(tmp_path, encoder_preset
         np.testing.assert_allclose(saved["features"], _grid_state(encoder, clip), atol=1e-5)
 
 
+def test_a_tfrecord_source_gives_the_features_of_its_stored_videos(tmp_path, encoder_preset):
+    from keras4ds.data.tfrecords import iter_tfrecord_videos, write_tfrecords
+
+    encoder, weights = encoder_preset
+    videos = _video_folder(str(tmp_path / "videos"), [4, 6])
+    prefix = str(tmp_path / "shards" / "clips")
+    write_tfrecords(sorted(os.path.join(videos, n) for n in os.listdir(videos)), prefix, 2,
+                    root=videos, progress=False)
+    out = str(tmp_path / "features")
+    assert main(["features", f"tfrecord:{prefix}", "--weights", weights, "--out", out]) == 0
+    index = json.load(open(os.path.join(out, "index.json")))
+    stored = dict(iter_tfrecord_videos(prefix))  # JPEG frames, as stored
+    assert sorted(index["videos"]) == sorted(stored) == ["clip0.mkv", "clip1.mkv"]
+    for name, frames in stored.items():
+        saved = read_output(os.path.join(out, f"{name}.npz"))
+        clip = to_float(resize_frames(frames, *SIZE))
+        expected = encoder_features_long_video(encoder, clip[None], progress=False)[0]
+        np.testing.assert_allclose(saved["features"], expected, atol=1e-5)
+        np.testing.assert_allclose(saved["features"][:1], _grid_state(encoder, clip[:4])[:1], atol=1e-5)
+        assert saved["frames"] == len(frames)
+
+
 def test_depth_of_a_folder_equals_the_models_and_draws_each_video(tmp_path):
     import keras
 
