@@ -32,7 +32,7 @@ from keras4ds.data.tf_import import tensorflow as tf
 from keras4ds.utils import write_json
 
 __all__ = ["encode_example", "write_tfrecords", "tfrecord_dataset", "parse_example", "shard_names",
-           "tfrecord_files", "iter_tfrecord_videos"]
+           "tfrecord_files", "tfrecord_paths", "iter_tfrecord_videos"]
 
 _FEATURES = {
     "frames": tf.io.RaggedFeature(tf.string),
@@ -185,6 +185,13 @@ def tfrecord_files(pattern) -> list[str]:
     if not files:
         raise FileNotFoundError(f"no TFRecord files match {pattern!r}")
     return files
+
+
+def tfrecord_paths(pattern) -> list[str]:
+    """The stored path of every video in `pattern`'s shards, in shard order (no JPEG is
+    decoded)."""
+    return [parse_example(serialized)["path"].numpy().decode()
+            for serialized in tf.data.TFRecordDataset(tfrecord_files(pattern))]
 
 
 def iter_tfrecord_videos(pattern):

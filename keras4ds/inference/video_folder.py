@@ -105,10 +105,10 @@ def source_videos(source, size, resize="resize", frame_stride=1, data_dir=None):
                 yield names[i], lambda video=video: _prepared(video, size, resize, frame_stride)
         return names, examples()
     if str(source).startswith(TFRECORD_PREFIX):
-        from keras4ds.data.tfrecords import iter_tfrecord_videos
+        from keras4ds.data.tfrecords import iter_tfrecord_videos, tfrecord_paths
 
         pattern = str(source)[len(TFRECORD_PREFIX):]
-        stored = [path for path, _ in _tfrecord_paths(pattern)]
+        stored = tfrecord_paths(pattern)
         names = [path.replace(os.sep, "__") or f"{i:06d}" for i, path in enumerate(stored)]
         if len(set(names)) != len(names):
             raise ValueError(f"{source}: two stored videos have the same path; their outputs "
@@ -118,15 +118,6 @@ def source_videos(source, size, resize="resize", frame_stride=1, data_dir=None):
     names = list_videos(source)
     return names, ((name, lambda name=name: read_video(os.path.join(source, name), size, resize,
                                                          frame_stride)) for name in names)
-
-
-def _tfrecord_paths(pattern):
-    """`(stored path, None)` of every video in the shards, read without decoding frames."""
-    from keras4ds.data.tf_import import tensorflow as tf
-    from keras4ds.data.tfrecords import parse_example, tfrecord_files
-
-    for serialized in tf.data.TFRecordDataset(tfrecord_files(pattern)):
-        yield parse_example(serialized)["path"].numpy().decode(), None
 
 
 def pad_frames(video: np.ndarray, window: int, step: int) -> np.ndarray:
