@@ -85,6 +85,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "texture": "rich",
     # Multiplies texture frequencies.
     "texture_scale": 1.0,
+    # 0: every object and the room get textures of their own. N > 0: objects take one of N
+    # fixed textures and the room one of N fixed room textures, the same in every scene, so
+    # the look of the world recurs across clips (as places and things do in real video)
+    # and filling in a masked surface pays for knowing which surface it is and where.
+    "texture_bank": 0,
     # Lambertian shading from one directional light (texture stays attached to surfaces).
     "shading": True,
     # Horizontal field of view in degrees: a number, or a (low, high) range drawn per seed.
@@ -227,6 +232,8 @@ def _parse_options(options: dict) -> dict:
     opts["object_types"] = types
     if opts["texture"] not in TEXTURES:
         raise ValueError(f"texture {opts['texture']!r} not in {TEXTURES}")
+    if int(opts["texture_bank"]) < 0:
+        raise ValueError(f"texture_bank must be >= 0, got {opts['texture_bank']!r}")
     if opts["object_motion"] not in ("linear", "static"):
         raise ValueError("object_motion must be 'linear' or 'static'")
     cm = opts["camera_motion"]
@@ -290,6 +297,22 @@ def _random_texture(
         checker_contrast=float(rng.uniform(0.2, 0.45) * strength),
         kind=kind,
     )
+
+
+_TEXTURE_BANK_SEED = 4_000_000
+
+
+def _scene_texture(rng, opts: dict, room: bool) -> Texture:
+    """A new random texture, or (``texture_bank`` N > 0) one of the N fixed ones."""
+    kind, scale = opts["texture"], float(opts["texture_scale"])
+    if room:
+        scale, strength = scale * 0.5, 0.6
+    else:
+        strength = 1.0
+    bank = int(opts["texture_bank"])
+    if bank > 0:
+        rng = np.random.default_rng([_TEXTURE_BANK_SEED, int(room), int(rng.integers(bank))])
+    return _random_texture(rng, kind, scale, strength=strength)
 
 
 def _look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -371,7 +394,6 @@ def _sample_scene(rng, num_frames: int, height: int, width: int, opts: dict) -> 
     objects = []
     kinds = opts["object_types"]
     num_objects = int(opts["num_objects"])
-    tex_kind, tex_scale = opts["texture"], float(opts["texture_scale"])
     moving = opts["object_motion"] == "linear"
     cam0 = eye[0]
     for i in range(num_objects):
@@ -435,7 +457,7 @@ def _sample_scene(rng, num_frames: int, height: int, width: int, opts: dict) -> 
                 center=center,
                 rotation=rotation,
                 size=size,
-                texture=_random_texture(rng, tex_kind, tex_scale),
+                texture=_scene_texture(rng, opts, room=False),
             )
         )
 
@@ -446,7 +468,7 @@ def _sample_scene(rng, num_frames: int, height: int, width: int, opts: dict) -> 
         objects=objects,
         room_lo=np.array([-hw, 0.0, -hw]),
         room_hi=np.array([hw, float(opts["room_height"]), hw]),
-        room_texture=_random_texture(rng, tex_kind, tex_scale * 0.5, strength=0.6),
+        room_texture=_scene_texture(rng, opts, room=True),
         light=light,
         shading=bool(opts["shading"]),
         camera_motion=tuple(cm),

@@ -274,3 +274,17 @@ def test_options():
         generate_clip(0, bogus=1)
     with pytest.raises(ValueError):
         generate_clip(0, camera_motion="teleport")
+
+
+def test_texture_bank_reuses_the_same_textures_across_scenes():
+    scenes = [generate_clip_with_scene(seed, num_frames=2, height=16, width=16, num_tracks=4,
+                                       texture_bank=2)[1]["scene"] for seed in range(6)]
+    rooms = {scene.room_texture.phases.tobytes() for scene in scenes}
+    objects = {o.texture.phases.tobytes() for scene in scenes for o in scene.objects}
+    assert len(rooms) <= 2 and len(objects) <= 2
+    assert rooms.isdisjoint(objects)
+    fresh = [generate_clip_with_scene(seed, num_frames=2, height=16, width=16,
+                                      num_tracks=4)[1]["scene"] for seed in range(3)]
+    assert len({o.texture.phases.tobytes() for s in fresh for o in s.objects}) == 12
+    with pytest.raises(ValueError, match="texture_bank"):
+        generate_clip(0, texture_bank=-1)
