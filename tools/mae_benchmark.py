@@ -45,7 +45,8 @@ def _batches(videos, batch, seed):
 def convergence(out, steps=200, sizes=((32, 2, 2), (64, 2, 4), (128, 2, 4)), frames=16,
                 size=64, patch=(2, 8, 8), clips=96, heldout=16, mask_ratio=0.75, batch=8,
                 lr=1e-3, decoder="standard", decoder_width=64, decoder_depth=2,
-                decoder_heads=4, norm_pix_loss=True, texture_scale=1.0, seed=0):
+                decoder_heads=4, target_ratio=None, norm_pix_loss=True, texture_scale=1.0,
+                seed=0):
     """Pretrain one MAE per encoder size `(width, depth, heads)` on `clips` scenes
     (`texture_scale`: the generator's option, for training and held-out clips); return
     per-size results (held-out loss, baseline, seconds, loss history)."""
@@ -60,6 +61,7 @@ def convergence(out, steps=200, sizes=((32, 2, 2), (64, 2, 4), (128, 2, 4)), fra
     config = dict(frames=frames, size=size, patch=list(patch), clips=clips, steps=steps,
                   mask_ratio=mask_ratio, batch=batch, lr=lr, decoder=decoder,
                   decoder_width=decoder_width, decoder_depth=decoder_depth,
+                  decoder_heads=decoder_heads, target_ratio=target_ratio, seed=seed,
                   norm_pix_loss=norm_pix_loss, texture_scale=texture_scale,
                   backend=keras.backend.backend())
     runs = []
@@ -70,8 +72,8 @@ def convergence(out, steps=200, sizes=((32, 2, 2), (64, 2, 4), (128, 2, 4)), fra
                                 image_size=(size, size), patch_size=patch)
         mae = MaskedAutoencoder(encoder, decoder=decoder, mask_ratio=mask_ratio,
                                 decoder_width=decoder_width, decoder_depth=decoder_depth,
-                                decoder_heads=decoder_heads, norm_pix_loss=norm_pix_loss,
-                                seed=seed + index)
+                                decoder_heads=decoder_heads, target_ratio=target_ratio,
+                                norm_pix_loss=norm_pix_loss, seed=seed + index)
         start = time.time()
         history = pretrain(encoder, _batches(train, batch, seed + index), steps, mae=mae,
                            learning_rate=lr, verbose=2)
@@ -210,6 +212,11 @@ def main():
     parser.add_argument("--decoder", default="standard")
     parser.add_argument("--decoder-width", type=int, default=64)
     parser.add_argument("--decoder-depth", type=int, default=2)
+    parser.add_argument("--decoder-heads", type=int, default=4)
+    parser.add_argument("--target-ratio", type=float, default=None,
+                        help="fraction of the masked tokens decoded (default: the decoder's)")
+    parser.add_argument("--clips", type=int, default=96, help="convergence: training scenes")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--raw-pixels", action="store_true", help="un-normalised targets")
     parser.add_argument("--texture-scale", type=float, default=1.0,
                         help="scene texture frequency multiplier (generate_clip option)")
@@ -223,7 +230,8 @@ def main():
         result = convergence(args.out, args.steps, args.sizes, mask_ratio=args.mask_ratio,
                              lr=args.lr, batch=args.pretrain_batch, decoder=args.decoder,
                              decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
-                             norm_pix_loss=not args.raw_pixels,
+                             decoder_heads=args.decoder_heads, target_ratio=args.target_ratio,
+                             clips=args.clips, seed=args.seed, norm_pix_loss=not args.raw_pixels,
                              texture_scale=args.texture_scale)
         for run in result["runs"]:
             print(json.dumps({k: v for k, v in run.items() if k != "history"}))

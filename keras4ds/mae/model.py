@@ -133,6 +133,13 @@ class MaskedAutoencoder(keras.Model):
         target, _, _ = self.targets(video)
         return prediction, gather_tokens(target, target_idx)
 
+    def masked_predictions(self, video, mask=None):
+        """`(prediction, target)`, both `(B, num_masked, P)` float32, over every masked
+        tubelet (training decodes `target_ratio` of them): what a held-out loss compares."""
+        prediction, _, target_idx = self._forward(video, mask, self.num_masked)
+        target, _, _ = self.targets(video)
+        return prediction, gather_tokens(target, target_idx)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean squared error over the reconstructed tubelets' pixels (per replica share
         under a tf.distribute strategy, see `replica_share`)."""
