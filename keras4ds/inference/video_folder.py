@@ -13,8 +13,9 @@ every video; depth: `iter_depth`, at the depth model's frame size). The files ar
 HDF5 (`.h5`) or TFRecord (`.tfrecord`; see `output_files`). A video shorter than the
 window, or with a frame count that is not a multiple of the tubelet length, is padded by
 repeating its last frame; the index records both counts. Outputs are written under a temp
-name and renamed, and the index is rewritten after every video, so a killed run leaves only
-finished files: run the same call again and it skips them. The settings are saved in the
+name and renamed, and the index (settings first) is rewritten after every video, so a killed
+run leaves only finished files: run the same call again and it skips them, taking a file that
+was renamed into place before its index line was written as done. The settings are saved in the
 index; a rerun with other settings is refused, naming them.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ from keras4ds.inference.long_video import (
     depth_long_video,
     encoder_features_long_video,
 )
-from keras4ds.inference.output_files import FILE_FORMATS, write_output
+from keras4ds.inference.output_files import FILE_FORMATS, read_output, write_output
 from keras4ds.utils import remove_staged_leftovers, write_json
 
 RESIZE_CHOICES = ("resize", "crop", "native")
@@ -155,6 +156,13 @@ def _write_index(out: str, index: dict) -> None:
     write_json(os.path.join(out, INDEX_NAME), index)
 
 
+def _entry_of_written(path, key, output) -> dict:
+    """The index entry of a finished output file (outputs are renamed into place whole)."""
+    written = read_output(path)
+    return {"output": output, "frames": written["frames"],
+            "padded_frames": written["padded_frames"], "shape": list(written[key].shape)}
+
+
 def _extract(source, out, settings, size, resize, frame_stride, data_dir, compute, key,
              file_format, progress) -> dict:
     """The shared loop: every video of `source` not done yet through `compute(name, video)
@@ -171,10 +179,15 @@ def _extract(source, out, settings, size, resize, frame_stride, data_dir, comput
     os.makedirs(out, exist_ok=True)
     remove_staged_leftovers(out)
     index = _read_index(out, settings)
+    _write_index(out, index)  # the settings first: every output in `out` was made with them
     with tqdm(total=len(names), desc="videos", unit="video", disable=not progress) as bar:
         for name, load in videos:
             output = f"{name}{FILE_FORMATS[file_format]}"
-            if not (name in index["videos"] and os.path.exists(os.path.join(out, output))):
+            path = os.path.join(out, output)
+            if name not in index["videos"] and os.path.exists(path):  # killed before its index line
+                index["videos"][name] = _entry_of_written(path, key, output)
+                _write_index(out, index)
+            if not (name in index["videos"] and os.path.exists(path)):
                 video = load()
                 array, padded = compute(name, video)
                 write_output(os.path.join(out, output), file_format, key, array, len(video),

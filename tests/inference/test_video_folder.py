@@ -213,6 +213,22 @@ def test_a_rerun_skips_done_videos_and_clears_half_written_files(tmp_path, encod
     assert os.path.exists(os.path.join(out, "clip2.mkv.npz")) and not os.path.exists(leftover)
 
 
+def test_a_file_renamed_in_before_its_index_line_is_kept_on_rerun(tmp_path, encoder_preset):
+    _, weights = encoder_preset
+    videos = _video_folder(str(tmp_path / "videos"), [4, 6])
+    out = str(tmp_path / "features")
+    main(["features", videos, "--weights", weights, "--out", out])
+    index_path = os.path.join(out, "index.json")
+    full = json.load(open(index_path))
+    cut = {**full, "videos": {"clip0.mkv": full["videos"]["clip0.mkv"]}}
+    json.dump(cut, open(index_path, "w"))  # as if killed between clip1's rename and its index line
+    late = os.path.join(out, "clip1.mkv.npz")
+    os.utime(late, (1, 1))
+    main(["features", videos, "--weights", weights, "--out", out])
+    assert os.path.getmtime(late) == 1  # not recomputed
+    assert json.load(open(index_path)) == full
+
+
 def test_a_killed_run_finishes_on_rerun_without_redoing_videos(tmp_path, encoder_preset):
     _, weights = encoder_preset
     videos = _video_folder(str(tmp_path / "videos"), [4] * 8)
