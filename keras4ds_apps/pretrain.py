@@ -11,9 +11,12 @@ Writes to --out: checkpoints/ (Orbax, every --checkpoint-every steps and at the 
 metrics.csv (step,loss), tensorboard/, encoder_preset/ (load with keras4ds.load_preset),
 reconstruction.png and reconstruction.mp4 (input | masked input | reconstruction).
 Data: procedural scenes by default (seeded, endless), or --data folder:DIR,
-tfrecords:PATTERN, tfds:NAME; all read in a seeded order so --resume replays the same batches.
+tfrecords:PATTERN, tfds:NAME; all read in a seeded order, so --resume continues with the
+batches the killed run would have read (synthetic scenes, folders and TFRecords go straight
+to the resumed batch; TFDS reads the batches before it).
 """
 import argparse
+import functools
 import os
 
 from keras4ds_apps.backend import add_backend_argument, select_backend
@@ -64,22 +67,25 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def make_dataset(args):
-    """Endless, seeded stream of `{"video": (B, T, H, W, 3)}` batches (with `--augment`, each
-    clip randomly cropped, flipped and colour-jittered, `keras4ds.data.augment`)."""
+def make_dataset(args, first_batch=0):
+    """Endless, seeded stream of `{"video": (B, T, H, W, 3)}` batches from batch
+    `first_batch` on (with `--augment`, each clip randomly cropped, flipped and
+    colour-jittered, `keras4ds.data.augment`). Synthetic scenes, folders and TFRecords
+    start there without decoding the batches before it; a TFDS source reads them."""
     import tensorflow as tf
 
-    batches = _source_batches(args)
+    first = first_batch * args.batch
+    batches = _source_batches(args, first)
     if not args.augment:
         return batches
     from keras4ds.data.augment import augment_dataset
 
-    clips = augment_dataset(batches.unbatch(), seed=args.seed)
+    clips = augment_dataset(batches.unbatch(), seed=args.seed, first_element=first)
     return clips.batch(args.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def _source_batches(args):
-    """The `--data` source as batches `{"video": (B, T, H, W, 3)}`."""
+def _source_batches(args, first):
+    """The `--data` source as batches `{"video": (B, T, H, W, 3)}` from clip `first` on."""
     import tensorflow as tf
 
     size = (args.frames, args.image_size, args.image_size)
@@ -88,22 +94,23 @@ def _source_batches(args):
     if kind == "synthetic":
         from keras4ds.data.synthetic_tf import synthetic_dataset
 
-        seeds = range(args.seed * 1_000_000, args.seed * 1_000_000 + 1_000_000)
+        seeds = range(args.seed * 1_000_000 + first, args.seed * 1_000_000 + 1_000_000)
         ds = synthetic_dataset(seeds, *size, num_tracks=1)
         videos = ds.map(lambda e: {"video": e["video"]})
         return videos.batch(args.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     if kind == "folder":
         from keras4ds.data.pipelines import video_folder_dataset
 
-        return video_folder_dataset(location, *size, skip_bad_files=True, **common)
+        return video_folder_dataset(location, *size, skip_bad_files=True, first_element=first,
+                                    **common)
     if kind == "tfrecords":
         from keras4ds.data.tfrecords import tfrecord_dataset
 
-        return tfrecord_dataset(location, *size, **common)
+        return tfrecord_dataset(location, *size, first_element=first, **common)
     if kind == "tfds":
         from keras4ds.data.pipelines import tfds_video_dataset
 
-        return tfds_video_dataset(location, "train", *size, **common)
+        return tfds_video_dataset(location, "train", *size, **common).skip(first // args.batch)
     raise ValueError(f"--data must be synthetic, folder:DIR, tfrecords:PATTERN or tfds:NAME, "
                      f"got {args.data!r}")
 
@@ -169,7 +176,7 @@ def _train(args):
 
     encoder = make_encoder(args)
     mae = make_mae(args, encoder)
-    dataset = make_dataset(args)
+    dataset = functools.partial(make_dataset, args)  # batches from a step on
     print(f"MAE {args.decoder} decoder, encoder {encoder.count_params():,} parameters, "
           f"{mae.num_visible}/{mae.num_tokens} tokens visible, backend {keras.backend.backend()}")
     history = pretrain(encoder, dataset, args.steps, mae=mae, learning_rate=args.lr,
@@ -183,7 +190,7 @@ def _train(args):
                        tensorboard_dir=tensorboard_dir(args.out),
                        tensorboard_every=args.tensorboard_every)
     save_preset(encoder, os.path.join(args.out, "encoder_preset"))
-    batch = next(iter(dataset))
+    batch = next(iter(dataset(0)))
     draw_reconstruction(mae, keras.ops.convert_to_numpy(batch["video"]), args.out)
     if history["loss"]:
         print(f"final loss {history['loss'][-1]:.4f} at step {history['step'][-1]}")

@@ -216,10 +216,14 @@ def augment_clip(
 
 
 def augment_dataset(ds: tf.data.Dataset, seed: int = 0,
-                    num_parallel_calls=tf.data.AUTOTUNE, **kwargs) -> tf.data.Dataset:
+                    num_parallel_calls=tf.data.AUTOTUNE, first_element: int = 0,
+                    **kwargs) -> tf.data.Dataset:
     """Map :func:`augment_clip` over a dataset of unbatched clip dicts, one seed per
-    element drawn from ``seed`` (deterministic stream)."""
-    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
+    element drawn from ``seed`` (deterministic stream); ``first_element``: `ds` starts at
+    that element of the stream, so its seeds start there too."""
+    if first_element < 0:
+        raise ValueError(f"first_element must be >= 0; got {first_element}")
+    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True).skip(first_element)
     return tf.data.Dataset.zip(ds, seeds).map(
         lambda clip, s: augment_clip(clip, s, **kwargs),
         num_parallel_calls=num_parallel_calls, deterministic=True)

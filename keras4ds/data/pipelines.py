@@ -115,6 +115,7 @@ def video_folder_dataset(
     skip_bad_files: bool | BadFiles = False,
     num_parallel_calls: int | None = tf.data.AUTOTUNE,
     prefetch: bool = True,
+    first_element: int = 0,
 ) -> tf.data.Dataset:
     """Clips decoded from video files with PyAV, in parallel.
 
@@ -128,9 +129,14 @@ def video_folder_dataset(
       shuffle, shuffle_buffer: shuffle the file list every epoch (buffer: all files).
       repeat: loop forever (a fresh shuffle and fresh offsets each epoch).
       batch_size, drop_remainder, prefetch: see :func:`finish`.
-      skip_bad_files: False (a bad file raises ``VideoError`` naming it), True (skip and
-        log), or a :class:`BadFiles` to skip and record into.
+      skip_bad_files: False (a bad file raises ``VideoError`` naming it), True (log it),
+        or a :class:`BadFiles` to record into; a bad file's element is then a clip of the
+        next good file in the list (same offset draw), so element k is the same whichever
+        files are bad.
       num_parallel_calls: parallel decoders.
+      first_element: the stream from element ``first_element`` (unbatched) on: the order
+        and offsets of the earlier elements are drawn, but nothing is decoded for them
+        (how a resumed run reaches its batch).
 
     Yields:
       ``{"video": (T, H, W, 3) float32 in [0, 1], "path": string}``.
@@ -143,43 +149,45 @@ def video_folder_dataset(
     bad = skip_bad_files if isinstance(skip_bad_files, BadFiles) else (
         BadFiles() if skip_bad_files else None)
 
+    if first_element < 0:
+        raise ValueError(f"first_element must be >= 0; got {first_element}")
+    position = {path: i for i, path in enumerate(files)}
+
     def _load(path, element_seed):
+        """The clip of `path`, or of the next good file after it in the list."""
         path = path.decode() if isinstance(path, bytes) else str(path)
-        try:
-            clip = video_io.load_clip(
-                path, num_frames, height, width, stride=stride, start=start,
-                rng=np.random.default_rng([seed, int(element_seed) & 0x7FFFFFFF]),
-                mode=mode, resample=resample)
-            return clip, True
-        except video_io.VideoError as e:
-            if bad is None:
-                raise
-            bad.add(path, str(e))
-            return np.zeros((num_frames, height, width, 3), np.float32), False
+        first = position[path]
+        for k in range(len(files)):
+            candidate = files[(first + k) % len(files)]
+            if bad is not None and candidate in bad.errors:  # known bad: no second decode
+                continue
+            try:
+                clip = video_io.load_clip(
+                    candidate, num_frames, height, width, stride=stride, start=start,
+                    rng=np.random.default_rng([seed, int(element_seed) & 0x7FFFFFFF]),
+                    mode=mode, resample=resample)
+                return clip, candidate.encode()
+            except video_io.VideoError as e:
+                if bad is None:
+                    raise
+                bad.add(candidate, str(e))
+        raise video_io.VideoError(f"no file of {source!r} gives a clip of {num_frames} "
+                                  f"frames; {bad.report()}")
 
     def _map(path, element_seed):
-        video, ok = tf.numpy_function(_load, [path, element_seed], [tf.float32, tf.bool],
-                                      stateful=False)
+        video, used = tf.numpy_function(_load, [path, element_seed], [tf.float32, tf.string],
+                                        stateful=False)
         video = tf.ensure_shape(video, (num_frames, height, width, 3))
-        return {"video": video, "path": path}, tf.ensure_shape(ok, ())
+        return {"video": video, "path": tf.ensure_shape(used, ())}
 
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(files))
     if shuffle:
         ds = ds.shuffle(shuffle_buffer or len(files), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed))
+    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed)).skip(first_element)
     ds = ds.map(_map, num_parallel_calls=num_parallel_calls, deterministic=True)
-    ds = ds.filter(_second).map(_first)
     return finish(ds, batch_size, drop_remainder, prefetch)
-
-
-def _first(a, b):
-    return a
-
-
-def _second(a, b):
-    return b
 
 
 # ------------------------------------------------------------------ in-graph clip tools

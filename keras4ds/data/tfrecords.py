@@ -222,6 +222,7 @@ def tfrecord_dataset(
     skip_short: bool = True,
     num_parallel_calls: int | None = tf.data.AUTOTUNE,
     prefetch: bool = True,
+    first_element: int = 0,
 ) -> tf.data.Dataset:
     """Clips read back from JPEG-frame TFRecords (pure TF: parallel, no GIL).
 
@@ -231,10 +232,14 @@ def tfrecord_dataset(
     ``pattern``: a glob (``/data/kinetics-*.tfrecord``), a prefix given to the writer, or
     a list of files. Only the sampled frames are JPEG-decoded. Frames whose stored size is
     not (height, width) are resized with TF bilinear (antialiased); write at the final
-    size to avoid it. Deterministic for a seed.
+    size to avoid it. Deterministic for a seed. ``first_element``: the stream from that
+    (unbatched) element on; the earlier records are read and parsed but not JPEG-decoded
+    (how a resumed run reaches its batch).
 
     Yields ``{"video": (T, H, W, 3) float32 in [0, 1], "path": string}``.
     """
+    if first_element < 0:
+        raise ValueError(f"first_element must be >= 0; got {first_element}")
     files = tfrecord_files(pattern)
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
@@ -265,6 +270,6 @@ def tfrecord_dataset(
     if skip_short:
         span = (num_frames - 1) * stride + 1
         ds = ds.filter(lambda ex: tf.shape(ex["frames"])[0] >= span)
-    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed))
+    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed)).skip(first_element)
     ds = ds.map(_map, num_parallel_calls=num_parallel_calls, deterministic=True)
     return finish(ds, batch_size, drop_remainder, prefetch)

@@ -67,10 +67,13 @@ def _under_tf_strategy():
 
 
 def _fit_data(dataset, count):
-    """What `fit` reads: the dataset from element `count` on. Under a tf.distribute
+    """What `fit` reads: the dataset from element `count` on (a callable `dataset` is asked
+    for its batches from `count` on; anything else is skipped forward). Under a tf.distribute
     strategy a Python iterable becomes a tf.data dataset that restarts it on every
     iteration: Keras reads distributed data once before training, and its generator
     adapter then drops batches (checked: steps saw batches 0, 1, 5, 6 of 0..7)."""
+    if callable(dataset):
+        dataset, count = dataset(count), 0
     if hasattr(dataset, "skip"):
         return dataset.skip(count).map(_video_only)
     if not _under_tf_strategy():
@@ -222,8 +225,9 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     `dataset`: batches of video `(B, T, H, W, 3)` floats in [0, 1] (bare, or dicts with
     "video" and optional "mask"): a `tf.data.Dataset` or a Python iterable, yielding at
     least `steps` batches in a deterministic order (for `resume` to replay the same data,
-    batch k must always be the same). `mae`: a prebuilt `MaskedAutoencoder` around
-    `encoder` (otherwise one is made from `decoder`, `mask_ratio`, `seed`, `**mae_kwargs`).
+    batch k must always be the same), or a function `step -> the batches from batch step
+    on`, so a resumed run starts at its batch instead of reading the ones before.
+    `mae`: a prebuilt `MaskedAutoencoder` around `encoder` (otherwise one is made from `decoder`, `mask_ratio`, `seed`, `**mae_kwargs`).
     With `checkpoint_dir`, the full training state is saved every `checkpoint_every` steps
     and at the end, with the run's settings (see `run_settings`); `resume=True` continues
     from the newest complete checkpoint there (half-written newer ones are skipped with a
@@ -251,7 +255,8 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     optimizer.build(mae.trainable_variables)
     checkpointer = None
     if checkpoint_dir:
-        batch_size, dataset = _batch_size(dataset)
+        batch_size, first = _batch_size(dataset(0) if callable(dataset) else dataset)
+        dataset = dataset if callable(dataset) else first
         settings = run_settings(mae, batch_size, steps, learning_rate, warmup_steps,
                                 weight_decay, clipnorm, data_settings)
         checkpointer = TrainingCheckpointer(checkpoint_dir, keep_checkpoints, settings)

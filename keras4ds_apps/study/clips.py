@@ -135,29 +135,32 @@ def load_or_read(path: str, task: str, spec: str, count: int, budget) -> dict:
 def load_or_decode(path: str, folder: str, count: int, budget) -> np.ndarray:
     """`count` pretraining clips `(count, T, H, W, 3)` decoded from the videos of `folder`
     as `recipes/pretrain_mae.py --data folder:DIR` reads them (`video_folder_dataset`:
-    shuffled, a random start per clip, bad files skipped; passes over the folder repeat
-    with new seeds until `count` clips), cached at `path` while the folder is unchanged."""
+    shuffled, a random start per clip, a bad file's clip taken from the next good file;
+    passes over the folder repeat with new seeds until `count` clips), cached at `path`
+    while the folder is unchanged."""
     from keras4ds.data.pipelines import BadFiles, video_folder_dataset
 
     source = pretrain_fingerprint(folder)
     arrays = _cached(path, budget, source=source, limit=count)
     if arrays is not None:
         return arrays["video"]
+    import tensorflow as tf
+
     videos, bad = [], BadFiles(verbose=False)
     with tqdm(total=count, desc=f"pretraining clips of {folder}", leave=False) as bar:
         for epoch in range(count):
-            before = len(videos)
             dataset = video_folder_dataset(folder, budget.num_frames, budget.image_size,
                                            budget.image_size, seed=budget.seed + epoch,
                                            skip_bad_files=bad, prefetch=False)
-            for element in dataset.take(count - len(videos)).as_numpy_iterator():
-                videos.append(element["video"])
-                bar.update()
+            try:
+                for element in dataset.take(count - len(videos)).as_numpy_iterator():
+                    videos.append(element["video"])
+                    bar.update()
+            except tf.errors.OpError:
+                raise ValueError(f"{folder}: no video gave a clip of {budget.num_frames} "
+                                 f"frames; {bad.report()}") from None
             if len(videos) == count:
                 break
-            if len(videos) == before:
-                raise ValueError(f"{folder}: no video gave a clip of {budget.num_frames} "
-                                 f"frames; {bad.report()}")
     videos = np.stack(videos)
     write_npz(path, {"video": videos, "source": np.asarray(source), "limit": np.asarray(count)})
     return videos

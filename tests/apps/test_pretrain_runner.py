@@ -49,6 +49,15 @@ def test_augment_crops_flips_and_jitters_the_pretraining_clips():
     np.testing.assert_array_equal(again.numpy(), changed)  # seeded: resume sees the same
 
 
+@pytest.mark.parametrize("augment", [[], ["--augment"]])
+def test_the_stream_from_a_batch_on_is_the_whole_streams_tail(augment):
+    args = pretrain.parse_args(["--out", "unused", "--frames", "4", "--image-size", "16",
+                                "--batch", "2", "--seed", "3", *augment])
+    whole = [b["video"].numpy() for b in pretrain.make_dataset(args).take(3)]
+    later = [b["video"].numpy() for b in pretrain.make_dataset(args, first_batch=2).take(1)]
+    np.testing.assert_array_equal(later[0], whole[2])
+
+
 def test_remat_flag_builds_a_remat_encoder():
     tiny = ["--out", "unused", "--width", "32", "--depth", "1", "--mlp-dim", "64", "--heads", "2",
             "--frames", "4", "--image-size", "16", "--patch", "2", "4", "4"]

@@ -89,15 +89,48 @@ def test_bad_files_stop_a_strict_pipeline(folder):
 def test_bad_files_are_skipped_counted_and_reported(folder):
     root, good, bad = folder
     record = pipelines.BadFiles(verbose=False)
-    ds = pipelines.video_folder_dataset(root, T, H, W, skip_bad_files=record, seed=1)
+    ds = pipelines.video_folder_dataset(root, T, H, W, skip_bad_files=record, seed=1,
+                                        num_parallel_calls=1)
     clips = _clips(ds)
-    assert sorted(p for p, _ in clips) == good
-    assert record.count == len(bad) == 5
+    # Every file's element is there; a bad file's is a clip of the next good file.
+    assert len(clips) == len(good) + len(bad) and sorted({p for p, _ in clips}) == good
+    assert record.count == len(bad) == 5  # each bad file is tried once
     assert sorted(record.errors) == bad
     report = record.report()
     for kind in ["empty file", "not a readable video", "contains no video frames",
                  "shorter than the clip"]:
         assert kind in report, kind
+
+
+def _counting_decodes(monkeypatch):
+    calls = []
+    load_clip = video_io.load_clip
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return load_clip(*args, **kwargs)
+    monkeypatch.setattr(video_io, "load_clip", counted)
+    return calls
+
+
+def test_a_folder_stream_starts_at_an_element_without_decoding_those_before(folder, monkeypatch):
+    root, good, _ = folder
+    kw = dict(num_frames=T, height=H, width=W, seed=2, repeat=True, num_parallel_calls=None,
+              prefetch=False)
+    sequential = tf.data.Options()
+    sequential.experimental_optimization.map_parallelization = False  # no read-ahead
+
+    def stream(**more):
+        return pipelines.video_folder_dataset(good, **kw, **more).with_options(sequential)
+    whole = _clips(stream().take(10))
+    calls = _counting_decodes(monkeypatch)
+    later = _clips(stream(first_element=6).take(4))
+    assert len(calls) == 4  # elements 0..5 were not decoded
+    assert [p for p, _ in later] == [p for p, _ in whole[6:]]
+    for (_, a), (_, b) in zip(later, whole[6:]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="first_element must be >= 0"):
+        pipelines.video_folder_dataset(good, first_element=-1, **kw)
 
 
 def test_tfrecords_write_and_read(folder, tmp_path):
@@ -131,6 +164,10 @@ def test_tfrecords_write_and_read(folder, tmp_path):
     assert len(a) == 4
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+    later = [c["video"] for c in tfrecords.tfrecord_dataset(
+        prefix2, T, H, W, stride=2, seed=5, first_element=3).as_numpy_iterator()]
+    assert len(later) == 1
+    np.testing.assert_array_equal(later[0], a[3])
     ds = tfrecords.tfrecord_dataset(prefix2, T, H, W, start="start", shuffle=False)
     for c in ds.as_numpy_iterator():
         ref = video_io.load_clip(os.path.join(root, c["path"].decode()), T, H, W)

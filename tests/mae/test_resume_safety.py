@@ -204,6 +204,24 @@ def test_unchanged_settings_resume_and_more_steps_continue(run, tmp_path, recwar
     assert not ours
 
 
+def test_a_resume_asks_a_batch_function_for_its_batches_from_the_resumed_step(run, tmp_path):
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(run["folder"], folder)
+    shutil.rmtree(folder / str(STEPS))  # the run was killed after its step-3 checkpoint
+    asked, videos = [], _videos()
+
+    def batches_from(step):
+        asked.append(step)
+        return videos[step:]
+
+    mae = _model()
+    history = pretrain(mae.encoder, batches_from, STEPS, mae=mae, checkpoint_dir=folder,
+                       checkpoint_every=EVERY, resume=True, verbose=0, **RUN)
+    assert asked == [0, EVERY]  # step 0 for the batch size only; training reads from step 3
+    assert history["step"] == [4, 5, 6]
+    _assert_same(_numpy(mae), run["final"])
+
+
 def test_settings_are_saved_with_each_checkpoint(run):
     with open(run["folder"] / "3" / "meta" / "metadata") as f:
         settings = json.load(f)["settings"]
