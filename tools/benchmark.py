@@ -6,6 +6,8 @@
                                                     # benchmarks/encoder.md (+ .json)
     python tools/benchmark.py --suite variants      # writes benchmarks/variants.md (+ .json):
                                                     # attention kernels, XLA, bf16, long videos
+    python tools/benchmark.py --suite mae_step      # writes benchmarks/mae_step.md (+ .json):
+                                                    # MAE step per decoder / encoder forward
 
 Each (case, backend, size, batch) runs in a fresh subprocess with KERAS_BACKEND set, so its
 peak memory is the process's RSS high-water mark (`resource.getrusage`). Forward passes are
@@ -170,7 +172,9 @@ def _train_case(case, spec):
     if case == "mae":
         from keras4ds.mae import MaskedAutoencoder
         model = MaskedAutoencoder(encoder, mask_ratio=0.95, decoder=spec.get("decoder", "standard"),
-                                  target_ratio=spec.get("target_ratio"))
+                                  target_ratio=spec.get("target_ratio"),
+                                  decoder_width=spec.get("decoder_width", 512),
+                                  decoder_depth=spec.get("decoder_depth", 4))
         model.compile(optimizer=keras.optimizers.AdamW(1e-4))
         step = lambda: model.train_on_batch(video)  # noqa: E731
     else:
@@ -708,11 +712,13 @@ def backend_label(r):
 
 
 def decoder_label(r):
-    """How an MAE row decodes: which decoder and what fraction of the masked tokens."""
+    """How an MAE row decodes: which decoder, its width/depth, and what fraction of the
+    masked tokens it reconstructs."""
     from keras4ds.mae.model import DEFAULT_TARGET_RATIO
     decoder = r.get("decoder", "standard")
     ratio = r.get("target_ratio") or DEFAULT_TARGET_RATIO[decoder]
-    return f"{decoder} decoder, {ratio:.0%} of masked tokens"
+    return (f"{decoder} {r.get('decoder_width', 512)}/{r.get('decoder_depth', 4)}, "
+            f"{ratio:.0%} of masked tokens")
 
 
 def is_default_variant(r):
@@ -738,11 +744,13 @@ def _mae_vs_forward(results):
                         f"{1 / base['clips_per_s']:.3f} | {ratio:.2f} |")
     if not rows:
         return []
-    return ["", "MAE train step (mask ratio 0.95, encoder on 5% of the tokens, decoder 512 wide "
-            "with 4 blocks, forward + backward + AdamW) against the full-token encoder forward, "
-            "seconds per clip. The standard decoder (the default) runs over the visible and all "
-            "masked tokens; the masked one (VideoMAE V2's decoder masking) over the visible and a "
-            "random part of the masked tokens, and the loss is taken on that part:", "",
+    return ["", "MAE train step (mask ratio 0.95, encoder on 5% of the tokens, forward + "
+            "backward + AdamW; decoder given as kind width/depth, 8 heads) against the "
+            "full-token encoder forward, seconds per clip. The standard decoder runs over the "
+            "visible and all masked tokens; the masked one (VideoMAE V2's decoder masking) over "
+            "the visible and a random part of the masked tokens; the cross one (position-only "
+            "queries cross-attending to the visible tokens) over its part of the masked tokens "
+            "alone. The loss is taken on the part decoded:", "",
             "| model | backend | decoder | MAE batch | MAE s/clip | forward batch | "
             "forward s/clip | MAE / forward |",
             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |", *rows]
@@ -859,6 +867,15 @@ def plot_throughput(report, path):
 
 JAX, TORCH = ("jax",), ("torch",)
 BF16 = {"policy": "mixed_bfloat16"}
+# The decoders the MAE step suite compares: today's default, decoder masking, and the
+# cheaper candidates (half the width, half the depth, a quarter of the masked tubelets).
+MAE_STEP_DECODERS = (
+    {"decoder": "standard"},
+    {"decoder": "masked"},
+    {"decoder": "masked", "decoder_width": 256, "decoder_depth": 2, "target_ratio": 0.25},
+    {"decoder": "cross", "decoder_width": 256, "decoder_depth": 2, "target_ratio": 0.25},
+)
+
 SUITES = {
     # name: (title, output, [(case, size, batch, iters, frames, backends, options)]),
     # None = the command-line value / every backend; rows run in this order.
@@ -874,6 +891,11 @@ SUITES = {
         ("mae", "b", 2, 1), ("mae", "b", 2, 1, None, None, {"decoder": "masked"}),
         ("mae", "b", 2, 1, None, JAX, {"decoder": "masked", "target_ratio": 0.25}),
         ("depth", "b", 1, 1), ("readout", "b", 1, 1)]),
+    "mae_step": ("MAE train step per decoder against the full-token encoder forward",
+                 "benchmarks/mae_step.md", [
+        ("encoder", "s", 1, 3), ("encoder", "b", 1, 2),
+        *[("mae", size, 2, iters, None, None, decoder) for size, iters in (("s", 3), ("b", 2))
+          for decoder in MAE_STEP_DECODERS]]),
     "variants": ("keras4ds run variants: attention kernels, XLA, bfloat16, torch.compile, "
                  "long videos", "benchmarks/variants.md", [
         # how each backend is run, measured: attention kernel, XLA on tf, bfloat16 (not

@@ -227,7 +227,8 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     least `steps` batches in a deterministic order (for `resume` to replay the same data,
     batch k must always be the same), or a function `step -> the batches from batch step
     on`, so a resumed run starts at its batch instead of reading the ones before.
-    `mae`: a prebuilt `MaskedAutoencoder` around `encoder` (otherwise one is made from `decoder`, `mask_ratio`, `seed`, `**mae_kwargs`).
+    `mae`: a prebuilt `MaskedAutoencoder` around `encoder` (otherwise one is made from
+    `decoder`, `mask_ratio`, `seed`, `**mae_kwargs`).
     With `checkpoint_dir`, the full training state is saved every `checkpoint_every` steps
     and at the end, with the run's settings (see `run_settings`); `resume=True` continues
     from the newest complete checkpoint there (half-written newer ones are skipped with a
