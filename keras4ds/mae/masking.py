@@ -71,9 +71,3 @@ def check_mask(mask, num_tokens, grid, expected_masked):
                              f"(mask_ratio of {num_tokens}), got counts {sorted(set(counts.tolist()))}")
     return mask
 
-
-def gather_tokens(tokens, indices):
-    """`(B, N, D)` tokens, `(B, n)` int indices -> `(B, n, D)`."""
-    indices = ops.expand_dims(ops.cast(indices, "int32"), -1)
-    indices = ops.broadcast_to(indices, (*ops.shape(indices)[:2], ops.shape(tokens)[-1]))
-    return ops.take_along_axis(tokens, indices, axis=1)

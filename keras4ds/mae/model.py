@@ -5,8 +5,8 @@ from keras import ops
 
 from keras4ds.distribution.strategies import replica_share
 from keras4ds.mae.decoders import CrossAttentionDecoder, TransformerDecoder
-from keras4ds.mae.masking import check_mask, gather_tokens, num_masked, random_mask, token_order
-from keras4ds.models.patches import patchify, unpatchify
+from keras4ds.mae.masking import check_mask, num_masked, random_mask, token_order
+from keras4ds.models.patches import gather_tokens, patchify, unpatchify
 
 DECODERS = ("standard", "masked", "cross")
 # Fraction of the masked tokens each decoder reconstructs during training.
@@ -118,12 +118,11 @@ class MaskedAutoencoder(keras.Model):
         return (patches - mean) / std, mean, std
 
     def _forward(self, video, mask, num_targets, training=False):
-        tokens = self.encoder.tokens(video)
-        batch_size = ops.shape(tokens)[0]
-        order = self._order(batch_size, mask)
+        order = self._order(ops.shape(video)[0], mask)
         visible_idx = order[:, :self.num_visible]
         target_idx = order[:, self.num_visible:self.num_visible + num_targets]
-        visible = self.encoder.run_blocks(gather_tokens(tokens, visible_idx), training=training)
+        visible = self.encoder.tokens(video, visible_idx)  # only the visible are embedded
+        visible = self.encoder.run_blocks(visible, training=training)
         prediction = self.decoder(visible, visible_idx, target_idx, training=training)
         return ops.cast(prediction, "float32"), order, target_idx
 

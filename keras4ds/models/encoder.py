@@ -90,10 +90,14 @@ class FourDSEncoder(Backbone):
         video = check_video(video, self.input_video_shape)
         return self.position_embedding(self.tubelet_embedding(video))
 
-    def tokens(self, video):
-        """`(B, T, H, W, 3)` -> embedded tokens `(B, N, D)` = h_0."""
-        grid_tokens = self.embed(video)
-        return ops.reshape(grid_tokens, (-1, self.num_tokens, self.width))
+    def tokens(self, video, indices=None):
+        """`(B, T, H, W, 3)` -> embedded tokens `(B, N, D)` = h_0; with `indices` `(B, n)`
+        int, only those tokens are embedded: `(B, n, D)`, h_0 at those positions."""
+        if indices is None:
+            return ops.reshape(self.embed(video), (-1, self.num_tokens, self.width))
+        video = check_video(video, self.input_video_shape)
+        return self.position_embedding(self.tubelet_embedding(video, indices=indices),
+                                       indices=indices)
 
     def run_blocks(self, tokens, start=0, stop=None, training=False):
         """Apply blocks `start .. stop-1` to `(B, n, D)` tokens (any n, e.g. visible ones);

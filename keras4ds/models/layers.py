@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras4ds.models.patches import patchify
+from keras4ds.models.patches import gather_tokens, patchify
 
 
 @keras.saving.register_keras_serializable("keras4ds")
@@ -28,8 +28,13 @@ class TubeletEmbedding(keras.layers.Layer):
             initializer="lecun_normal")
         self.bias = self.add_weight(name="bias", shape=(self.width,), initializer="zeros")
 
-    def call(self, video):
+    def call(self, video, indices=None):
+        """`indices` `(B, n)` int (tokens in t, h, w order): only those tubelets are
+        embedded, `(B, n, D)` (an MAE encodes its visible ones)."""
         patches = patchify(video, self.patch_size)
+        if indices is not None:
+            patches = gather_tokens(ops.reshape(patches, (ops.shape(patches)[0], -1,
+                                                          patches.shape[-1])), indices)
         kernel = ops.reshape(self.kernel, (-1, self.width))
         return ops.matmul(patches, ops.cast(kernel, patches.dtype)) + ops.cast(self.bias, patches.dtype)
 
@@ -50,8 +55,14 @@ class PositionEmbedding(keras.layers.Layer):
             name="embeddings", shape=(*self.grid, input_shape[-1]),
             initializer=keras.initializers.RandomNormal(stddev=0.02))
 
-    def call(self, tokens):
-        return tokens + ops.cast(self.embeddings, tokens.dtype)
+    def call(self, tokens, indices=None):
+        """`(B, t, h, w, D)` tokens, or with `indices` `(B, n)` the `(B, n, D)` tokens at
+        those grid positions."""
+        embeddings = ops.cast(self.embeddings, tokens.dtype)
+        if indices is None:
+            return tokens + embeddings
+        flat = ops.reshape(embeddings, (-1, embeddings.shape[-1]))
+        return tokens + ops.take(flat, ops.cast(indices, "int32"), axis=0)
 
     def get_config(self):
         return {**super().get_config(), "grid": self.grid}

@@ -20,3 +20,10 @@ def unpatchify(patches, grid, patch_size, channels):
     x = ops.reshape(patches, (b, t, h, w, pt, ph, pw, channels))
     x = ops.transpose(x, (0, 1, 4, 2, 5, 3, 6, 7))
     return ops.reshape(x, (b, t * pt, h * ph, w * pw, channels))
+
+
+def gather_tokens(tokens, indices):
+    """`(B, N, D)` tokens, `(B, n)` int indices -> `(B, n, D)`."""
+    indices = ops.expand_dims(ops.cast(indices, "int32"), -1)
+    indices = ops.broadcast_to(indices, (*ops.shape(indices)[:2], ops.shape(tokens)[-1]))
+    return ops.take_along_axis(tokens, indices, axis=1)
