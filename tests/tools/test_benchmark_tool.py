@@ -91,7 +91,7 @@ def test_markdown_and_json_reports(tmp_path):
     text = benchmark.markdown(report, "title", "python tools/benchmark.py --x")
     assert "| encoder | 4DS-TI | 2 | 4x32x32 | jax | 2.000 | 16 | 50.0 | 0.50 | 900 |" in text
     assert "error: boom / bang" in text and "skipped: package not present yet" in text
-    assert ("| 4DS-TI | jax | standard decoder, 100% of masked tokens | 2 | 2.000 | 2 | 0.500 | 4.00 |"
+    assert ("| 4DS-TI | jax | standard 512/4, 100% of masked tokens | 2 | 2.000 | 2 | 0.500 | 4.00 |"
             in text)  # MAE s/clip vs forward
     assert "| encoder | 4DS-TI | 2 | jax | 2.000 | 2.500 | 3.000 | 1.50 | 1.0e-07 | heads-first |" in text
     assert "| 4DS-TI | 2 | 4x32x32 | 3.000 | 2.000 | 1.50 | 2.0e-07 | 1.0 / 2.0 | 2 |" in text
