@@ -8,8 +8,8 @@ package; import the others as you need them):
 - ``synthetic_tf``: the scenes as a ``tf.data`` source; ``tfds_synthetic``: a local TFDS
   builder of them (needs ``tensorflow-datasets``).
 - ``video_io``: PyAV decoding, clip sampling, official-demo resize, writing videos.
-- ``pipelines``: ``tf.data`` from a folder of videos (bad files skipped and counted) and
-  from TFDS; ``tfrecords``: sharded JPEG-frame TFRecords, written by
+- ``pipelines``: ``tf.data`` from a folder of videos (a bad file is counted and its element
+  taken by the next good file) and from TFDS; ``tfrecords``: sharded JPEG-frame TFRecords, written by
   ``tools/write_tfrecords.py`` and read back.
 - ``augment``: per-clip crop/scale/flip/colour augmentation that keeps depth, tracks,
   boxes and intrinsics consistent (``recipes/pretrain_mae.py --augment``).
