@@ -5,6 +5,9 @@
       training scenes, tubelets (2, 8, 8)), one per encoder size, plots the per-step losses
       (DIR/mae_loss.png) and compares each held-out loss with the predict-the-mean baseline
       (DIR/convergence.json). Flags change one setting at a time for ablations.
+  python tools/mae_benchmark.py compare --runs DIR1 DIR2 ... --out curves.png
+      the training-loss curves of several convergence runs in one plot, labelled by
+      decoder, learning rate, seed and held-out loss.
   python tools/mae_benchmark.py steptime --size ti --frames 16 --image-size 224
       jitted train-step time and XLA temporary memory per decoder vs the full-token
       encoder forward (JAX backend).
@@ -96,7 +99,25 @@ def convergence(out, steps=200, sizes=((32, 2, 2), (64, 2, 4), (128, 2, 4)), fra
     return result
 
 
-def _plot(runs, path):
+def compare(folders, path):
+    """One plot of the runs of several `convergence` outputs (`folders`), each labelled by
+    its decoder, learning rate and seed with its held-out loss; returns the labels."""
+    runs, labels = [], []
+    for folder in folders:
+        with open(os.path.join(folder, "convergence.json")) as f:
+            result = json.load(f)
+        c = result["config"]
+        ratio = c["target_ratio"] or 1.0
+        for run in result["runs"]:
+            runs.append(run)
+            labels.append(f"{c['decoder']} {c['decoder_width']}/{c['decoder_depth']}, "
+                          f"{ratio:.0%} of targets, lr {c['lr']:g}, seed {c['seed']}: held out "
+                          f"{run['heldout_loss']:.4f}")
+    _plot(runs, path, labels)
+    return labels
+
+
+def _plot(runs, path, labels=None):
     """Per-step training loss (20-step mean) of each run and its held-out baseline."""
     import matplotlib
 
@@ -104,13 +125,13 @@ def _plot(runs, path):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for run in runs:
+    for index, run in enumerate(runs):
         loss = np.asarray(run["history"]["loss"])
         window = min(20, len(loss))
         smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        line, = ax.plot(run["history"]["step"][window - 1:], smooth,
-                        label=f"width {run['width']}, depth {run['depth']}: held out "
-                              f"{run['heldout_loss']:.3f}")
+        label = (labels[index] if labels else
+                 f"width {run['width']}, depth {run['depth']}: held out {run['heldout_loss']:.3f}")
+        line, = ax.plot(run["history"]["step"][window - 1:], smooth, label=label)
         ax.plot(run["history"]["step"], loss, alpha=0.2, color=line.get_color())
     ax.axhline(runs[-1]["predict_mean_baseline"], color="k", ls="--",
                label="predict-the-mean baseline (held out)")
@@ -201,8 +222,9 @@ def _sizes(text):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("convergence", "steptime"))
-    parser.add_argument("--out", default=".")
+    parser.add_argument("mode", choices=("convergence", "steptime", "compare"))
+    parser.add_argument("--out", default=".", help="a folder; compare: the PNG to write")
+    parser.add_argument("--runs", nargs="+", help="compare: convergence output folders")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--sizes", type=_sizes, default=((32, 2, 2), (64, 2, 4), (128, 2, 4)),
                         help="convergence: encoder width:depth:heads, comma-separated")
@@ -225,6 +247,10 @@ def main():
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=2)
     args = parser.parse_args()
+    if args.mode == "compare":
+        for label in compare(args.runs, args.out):
+            print(label)
+        return
     os.makedirs(args.out, exist_ok=True)
     if args.mode == "convergence":
         result = convergence(args.out, args.steps, args.sizes, mask_ratio=args.mask_ratio,
