@@ -173,8 +173,7 @@ def _train_case(case, spec):
         from keras4ds.mae import MaskedAutoencoder
         model = MaskedAutoencoder(encoder, mask_ratio=0.95, decoder=spec.get("decoder", "standard"),
                                   target_ratio=spec.get("target_ratio"),
-                                  decoder_width=spec.get("decoder_width", 512),
-                                  decoder_depth=spec.get("decoder_depth", 4))
+                                  **{k: spec[k] for k in DECODER_SIZE if k in spec})
         model.compile(optimizer=keras.optimizers.AdamW(1e-4))
         step = lambda: model.train_on_batch(video)  # noqa: E731
     else:
@@ -714,11 +713,15 @@ def backend_label(r):
 def decoder_label(r):
     """How an MAE row decodes: which decoder, its width/depth, and what fraction of the
     masked tokens it reconstructs."""
+    import inspect
+
+    from keras4ds.mae import MaskedAutoencoder
     from keras4ds.mae.model import DEFAULT_TARGET_RATIO
     decoder = r.get("decoder", "standard")
     ratio = r.get("target_ratio") or DEFAULT_TARGET_RATIO[decoder]
-    return (f"{decoder} {r.get('decoder_width', 512)}/{r.get('decoder_depth', 4)}, "
-            f"{ratio:.0%} of masked tokens")
+    defaults = inspect.signature(MaskedAutoencoder).parameters
+    width, depth = (r.get(k, defaults[k].default) for k in DECODER_SIZE)
+    return f"{decoder} {width}/{depth}, {ratio:.0%} of masked tokens"
 
 
 def is_default_variant(r):
@@ -867,6 +870,8 @@ def plot_throughput(report, path):
 
 JAX, TORCH = ("jax",), ("torch",)
 BF16 = {"policy": "mixed_bfloat16"}
+# An MAE row's decoder size settings; unset, the MaskedAutoencoder defaults.
+DECODER_SIZE = ("decoder_width", "decoder_depth")
 # The decoders the MAE step suite compares: today's default, decoder masking, and the
 # cheaper candidates (half the width, half the depth, a quarter of the masked tubelets).
 MAE_STEP_DECODERS = (

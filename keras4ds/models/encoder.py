@@ -85,19 +85,19 @@ class FourDSEncoder(Backbone):
     def num_tokens(self):
         return int(np.prod(self.grid))
 
-    def embed(self, video):
-        """`(B, T, H, W, 3)` -> position-embedded tokens on the grid `(B, t, h, w, D)`."""
+    def embed(self, video, indices=None):
+        """`(B, T, H, W, 3)` -> position-embedded tokens on the grid `(B, t, h, w, D)`, or
+        with `indices` `(B, n)` int only those tokens, `(B, n, D)`."""
         video = check_video(video, self.input_video_shape)
-        return self.position_embedding(self.tubelet_embedding(video))
+        return self.position_embedding(self.tubelet_embedding(video, indices=indices),
+                                       indices=indices)
 
     def tokens(self, video, indices=None):
         """`(B, T, H, W, 3)` -> embedded tokens `(B, N, D)` = h_0; with `indices` `(B, n)`
         int, only those tokens are embedded: `(B, n, D)`, h_0 at those positions."""
         if indices is None:
             return ops.reshape(self.embed(video), (-1, self.num_tokens, self.width))
-        video = check_video(video, self.input_video_shape)
-        return self.position_embedding(self.tubelet_embedding(video, indices=indices),
-                                       indices=indices)
+        return self.embed(video, indices)
 
     def run_blocks(self, tokens, start=0, stop=None, training=False):
         """Apply blocks `start .. stop-1` to `(B, n, D)` tokens (any n, e.g. visible ones);
