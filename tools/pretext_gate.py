@@ -6,11 +6,13 @@
 Pretrains one encoder size on the study's procedural pretraining scenes (its seeds and
 `generate_clip` options, `--scene KEY=VALUE`), with the given mask ratio, masking (random
 or tube: the same spatial positions hidden in every frame, so a hidden tubelet cannot be
-copied from the same place at another time) and decoder. Then, for the pretrained encoder
+copied from the same place at another time), targets (per-tubelet normalised pixels, or
+raw ones with `--raw-pixels`) and decoder. Then, for the pretrained encoder
 and its random initialisation (the same weights it started from), every hidden state
 h_0..h_L is ridge-probed (the study's closed-form `feature_probes.ridge_r2`, fit on the
 first `--fit-clips` probe-training scenes, scored on `--eval-clips` held-out ones) for each
-token's log depth, objectness, speed and signed velocity (dx, dy, pixels per frame).
+token's log depth, objectness, speed and signed velocity (dx, dy, pixels per frame), and
+scored for label-free matching across frames (`feature_probes.correspondence_accuracy`).
 Prints the held-out MAE loss and a markdown table of R^2; writes both to --out (JSON).
 """
 import argparse
@@ -31,6 +33,8 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--mask-ratio", type=float, default=0.75)
     parser.add_argument("--tube-masking", action="store_true")
+    parser.add_argument("--raw-pixels", action="store_true",
+                        help="raw-pixel targets instead of per-tubelet normalised ones")
     parser.add_argument("--decoder", default="cross", choices=("standard", "masked", "cross"))
     parser.add_argument("--decoder-width", type=int, default=64)
     parser.add_argument("--decoder-depth", type=int, default=2)
@@ -57,16 +61,31 @@ def layer_r2(encoder, fit, held_out, fit_targets, held_targets):
     import numpy as np
 
     from keras4ds.readouts import compute_features
-    from keras4ds_apps.study.feature_probes import ridge_r2
+    from keras4ds_apps.study.feature_probes import correspondence_accuracy, ridge_r2
 
     rows = {}
     for layer in range(encoder.depth + 1):
-        a, b = (compute_features(encoder, clips["video"], layer).reshape(-1, encoder.width)
-                .astype(np.float64) for clips in (fit, held_out))
-        rows[f"h{layer}"] = {name: ridge_r2(a, fit_targets[name].reshape(-1), b,
+        a, b = (compute_features(encoder, clips["video"], layer) for clips in (fit, held_out))
+        flat = lambda x: x.reshape(-1, encoder.width).astype(np.float64)  # noqa: E731
+        rows[f"h{layer}"] = {name: ridge_r2(flat(a), fit_targets[name].reshape(-1), flat(b),
                                             held_targets[name].reshape(-1))
                              for name in TARGETS}
+        rows[f"h{layer}"]["matching"] = correspondence_accuracy(b, held_out, encoder.grid,
+                                                                encoder.patch_size)
     return rows
+
+
+def pixel_matching(clips, encoder):
+    """`correspondence_accuracy` of the raw tubelet pixels: the matching yardstick."""
+    import numpy as np
+    from keras import ops
+
+    from keras4ds.models.patches import patchify
+    from keras4ds_apps.study.feature_probes import correspondence_accuracy
+
+    patches = ops.convert_to_numpy(patchify(clips["video"], encoder.patch_size))
+    patches = np.asarray(patches).reshape(len(clips["video"]), encoder.num_tokens, -1)
+    return correspondence_accuracy(patches, clips, encoder.grid, encoder.patch_size)
 
 
 def main(argv=None):
@@ -94,7 +113,8 @@ def main(argv=None):
     encoder = encoders.build_encoder(budget, size, args.seed)  # the same weights, trained
     mae = MaskedAutoencoder(encoder, decoder=args.decoder, mask_ratio=args.mask_ratio,
                             decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
-                            decoder_heads=4, tube_masking=args.tube_masking, seed=args.seed)
+                            decoder_heads=4, tube_masking=args.tube_masking,
+                            norm_pix_loss=not args.raw_pixels, seed=args.seed)
     start = time.time()
     history = pretrain(encoder, video_batches(videos, args.batch, args.seed), args.steps, mae=mae,
                        learning_rate=args.learning_rate, verbose=0)
@@ -106,12 +126,15 @@ def main(argv=None):
               "heldout_loss": loss, "heldout_mean_baseline": mean,
               "r2": {init: layer_r2(model, fit, held_out, fit_targets, held_targets)
                      for init, model in (("random", random_init), ("mae", encoder))}}
+    result["pixel_matching"] = pixel_matching(held_out, encoder)
     print(f"{args.size}, {args.steps} steps in {seconds:.0f} s: held-out MAE loss {loss:.4f} "
-          f"(predict-the-mean {mean:.4f})")
-    print("| init | state | " + " | ".join(TARGETS) + " |\n|---|---|" + "---:|" * len(TARGETS))
+          f"(predict-the-mean {mean:.4f}); matching by raw tubelet pixels (yardstick): "
+          f"{result['pixel_matching']:.3f}")
+    columns = (*TARGETS, "matching")
+    print("| init | state | " + " | ".join(columns) + " |\n|---|---|" + "---:|" * len(columns))
     for init, rows in result["r2"].items():
         for state, r2 in rows.items():
-            print(f"| {init} | {state} | " + " | ".join(f"{r2[t]:.3f}" for t in TARGETS) + " |")
+            print(f"| {init} | {state} | " + " | ".join(f"{r2[t]:.3f}" for t in columns) + " |")
     if args.out:
         from keras4ds.utils import write_json
 

@@ -103,3 +103,38 @@ def feature_probe_r2(train_features, train_targets, test_features, test_targets)
     return {name: ridge_r2(flat(train_features), train_targets[name].reshape(-1),
                            flat(test_features), test_targets[name].reshape(-1))
             for name in TARGETS}
+
+
+def correspondence_accuracy(features, clips: dict, grid, patch_size) -> float:
+    """Label-free matching of frozen features across time: for every track visible in the
+    clip's first frame and in the first frame of a later token frame, the token of frame 0
+    that holds it is matched (highest cosine similarity) among that later token frame's
+    tokens; the fraction matched to the token that holds the track there. What point and
+    box tracking need from features, with no head trained. features `(B, t*h*w, C)`."""
+    t, h, w = grid
+    pt, ph, pw = patch_size
+    b, _, c = features.shape
+    x = features.reshape(b, t, h * w, c).astype(np.float64)
+    x = x - x.mean(axis=2, keepdims=True)
+    x /= np.linalg.norm(x, axis=-1, keepdims=True) + 1e-9
+    tracks, visible = clips["tracks"], clips["visible"] > 0.5
+    height, width = clips["video"].shape[2:4]
+
+    def cells(frame):
+        px, py = tracks[:, :, frame, 0], tracks[:, :, frame, 1]
+        inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
+        cell = np.clip((py // ph).astype(int), 0, h - 1) * w + np.clip((px // pw).astype(int), 0, w - 1)
+        return cell, inside & visible[:, :, frame]
+
+    start, start_ok = cells(0)
+    hits = total = 0
+    for later in range(1, t):
+        end, end_ok = cells(later * pt)
+        for i in range(b):
+            ok = start_ok[i] & end_ok[i]
+            if not ok.any():
+                continue
+            similarity = x[i, 0, start[i][ok]] @ x[i, later].T  # (tracks, h*w)
+            hits += int(np.sum(similarity.argmax(axis=-1) == end[i][ok]))
+            total += int(ok.sum())
+    return hits / total if total else float("nan")

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from keras4ds_apps.study.feature_probes import feature_probe_r2, ridge_r2, token_targets
+from keras4ds_apps.study.feature_probes import (correspondence_accuracy, feature_probe_r2, ridge_r2,
+                                               token_targets)
 
 pytestmark = pytest.mark.backend_independent
 
@@ -64,3 +65,25 @@ def test_token_speed_and_velocity_of_hand_made_tracks():
     assert speed[0, still] == 0
     assert np.isnan(speed[0, 1])  # no visible track there
     assert np.isnan(velocity[0, 1]).all()
+
+
+def test_correspondence_matches_features_that_name_the_surface_point():
+    """Features that are a code of the surface under each token (which track sits there)
+    match every track across frames; features that are noise match about 1 in h*w."""
+    from keras4ds.data.synthetic import generate_clip
+
+    grid, patch = (4, 8, 8), (2, 8, 8)
+    clip = generate_clip(5, 8, 64, 64, num_tracks=24)
+    clips = {k: v[None] for k, v in clip.items()}
+    codes = np.random.default_rng(0).normal(size=(24, 32))
+    features = np.zeros((1, 4, 64, 32))
+    for frame in range(4):  # each token holds the code of the visible track inside it
+        for n in np.flatnonzero(clip["visible"][:, 2 * frame] > 0.5):
+            x, y = clip["tracks"][n, 2 * frame]
+            if 0 <= x < 64 and 0 <= y < 64:
+                features[0, frame, int(y // 8) * 8 + int(x // 8)] = codes[n]
+    features = features.reshape(1, 256, 32)
+    perfect = correspondence_accuracy(features, clips, grid, patch)
+    noise = correspondence_accuracy(np.random.default_rng(1).normal(size=(1, 256, 32)), clips,
+                                    grid, patch)
+    assert perfect > 0.5 and noise < 0.1  # tracks that share a token can be mistaken
