@@ -74,9 +74,11 @@ def sharded_elements(path, shape, model_size):
 
 def plan(size, mesh, batch, num_frames=16, image_size=224, patch_size=(2, 16, 16),
          mask_ratio=0.95, decoder="standard", decoder_width=512, decoder_depth=4,
-         decoder_heads=8, target_ratio=None, activation_bytes=2):
+         decoder_heads=8, target_ratio=None, activation_bytes=2, parameter_bytes=4):
     """Per-device bytes of parameters, gradients, AdamW state and activations. `mesh` =
-    (batch axis, model axis); `activation_bytes` 2 for bfloat16 activations, 4 for float32."""
+    (batch axis, model axis); `activation_bytes` 2 for bfloat16 activations, 4 for float32;
+    `parameter_bytes` 2 for bfloat16 parameters (`FourDSEncoder(dtype="bfloat16")`: their
+    gradients and AdamW moments are bfloat16 too), 4 for float32."""
     data_size, model_size = mesh
     if batch % data_size:
         raise ValueError(f"global batch {batch} is not divisible by the batch axis {data_size}")
@@ -125,7 +127,7 @@ def plan(size, mesh, batch, num_frames=16, image_size=224, patch_size=(2, 16, 16
     return {"encoder_parameters": sum(math.prod(s) for s in enc.values()),
             "decoder_parameters": sum(math.prod(s) for s in dec.values()),
             "tokens": tokens, "visible": visible, "targets": targets, "per_device_batch": b,
-            "parameters": 4 * per_device, "gradients": 4 * per_device,
-            "optimizer": 8 * per_device,
+            "parameters": parameter_bytes * per_device, "gradients": parameter_bytes * per_device,
+            "optimizer": 2 * parameter_bytes * per_device,
             "activations": encoder_full + decoder_full + pixels,
             "activations_remat": encoder_remat + decoder_full + pixels}

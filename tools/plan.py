@@ -73,6 +73,9 @@ def main(argv=None):
                    help="default 8, or the fewest more that the model axis splits (as "
                         "MaskedAutoencoder builds)")
     p.add_argument("--activations", choices=("bfloat16", "float32"), default="bfloat16")
+    p.add_argument("--parameters", choices=("float32", "bfloat16"), default="float32",
+                   help="parameter dtype (bfloat16: FourDSEncoder(dtype='bfloat16'); its "
+                        "gradients and AdamW moments follow); shape plan only")
     p.add_argument("--remat", action="store_true", help="with --compile: remat encoder blocks")
     p.add_argument("--compile", action="store_true",
                    help="also compile the real train step on B x M fake devices (JAX)")
@@ -84,6 +87,9 @@ def main(argv=None):
     except (ValueError, AssertionError):
         raise SystemExit(f"--mesh must look like 16x16 (batch x model), got {args.mesh!r}")
     args.decoder_width = args.decoder_width or 512
+    if args.compile and args.parameters != "float32":
+        raise SystemExit("--compile compiles float32 parameters; plan --parameters bfloat16 "
+                         "without --compile")
     if args.compile:  # before Keras (and so JAX) is imported
         _fake_devices(mesh[0] * mesh[1])
     if args.decoder_heads is None:  # what MaskedAutoencoder builds on this mesh
@@ -100,14 +106,16 @@ def main(argv=None):
         r = plan(args.size, mesh, args.batch, args.frames, args.image_size, mask_ratio=args.mask_ratio,
                  decoder=args.decoder, decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
                  decoder_heads=args.decoder_heads,
-                 activation_bytes=2 if args.activations == "bfloat16" else 4)
+                 activation_bytes=2 if args.activations == "bfloat16" else 4,
+                 parameter_bytes=2 if args.parameters == "bfloat16" else 4)
     except ValueError as error:
         raise SystemExit(f"cannot plan this configuration: {error}")
     print(f"4DS-{args.size}: encoder {r['encoder_parameters']:,} parameters, {args.decoder} decoder "
           f"{r['decoder_parameters']:,}; {r['tokens']} tokens, {r['visible']} visible, "
           f"{r['targets']} decoded; mesh {mesh[0]}x{mesh[1]}, {r['per_device_batch']} clips per device")
-    rows = [("parameters (float32)", r["parameters"]), ("gradients (float32)", r["gradients"]),
-            ("AdamW moments (float32)", r["optimizer"]),
+    kind = args.parameters
+    rows = [(f"parameters ({kind})", r["parameters"]), (f"gradients ({kind})", r["gradients"]),
+            (f"AdamW moments ({kind})", r["optimizer"]),
             (f"activations ({args.activations}), no remat", r["activations"]),
             (f"activations ({args.activations}), remat encoder blocks", r["activations_remat"])]
     for name, value in rows:

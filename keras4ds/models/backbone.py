@@ -16,8 +16,13 @@ class Backbone(CheckedInputs, keras.Model):
     `save_to_preset` / `model.save` round trips rebuild them quantised before the weights load.
     """
 
-    def __init__(self, *args, quantized=None, **kwargs):
+    def __init__(self, *args, quantized=None, dtype=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # Functional models drop `dtype`: keep it as this model's policy and in the config
+        # (the subclass passed it to every layer it built).
+        self._dtype_argument = None if dtype is None else keras.dtype_policies.get(dtype)
+        if self._dtype_argument is not None:
+            self._dtype_policy = self._dtype_argument
         for path, mode in (quantized or {}).items():
             self._own_layers()[path].quantize(mode)
         if quantized:
@@ -71,6 +76,8 @@ class Backbone(CheckedInputs, keras.Model):
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
+        if self._dtype_argument is not None:
+            config["dtype"] = keras.dtype_policies.serialize(self._dtype_argument)
         if self.quantized_layers():
             config["quantized"] = self.quantized_layers()
         return config

@@ -27,6 +27,12 @@ class FourDSEncoder(Backbone):
     `jax.checkpoint`, `tf.recompute_grad`, `torch.utils.checkpoint`): only each block's
     input is kept for the gradient, the block's internals are recomputed. Same outputs and
     gradients, less activation memory, about one extra forward pass of compute.
+
+    `dtype`: a dtype policy name (e.g. "bfloat16": bfloat16 weights and compute, or
+    "mixed_bfloat16": float32 weights, bfloat16 compute) or a `keras.dtype_policies.
+    DTypePolicyMap` keyed by layer path patterns (e.g. "NAME/block_0(/.*)?" for that block
+    and its sublayers),
+    honoured by every layer and kept in the config; default: the global policy.
     """
 
     def __init__(self, width, depth, mlp_dim, num_heads, num_frames=16, image_size=(224, 224),
@@ -39,17 +45,23 @@ class FourDSEncoder(Backbone):
                              f"{patch_size}")
         grid = tuple(s // p for s, p in zip(sizes, patch_size))
         name = name or auto_name(type(self).__name__)
+        if kwargs.get("dtype") is not None:
+            kwargs["dtype"] = keras.dtype_policies.get(kwargs["dtype"])
+        dtype = kwargs.get("dtype")
         # === Layers ===
-        tubelet_embedding = TubeletEmbedding(width, patch_size, name="tubelet_embedding")
-        position_embedding = PositionEmbedding(grid, name="position_embedding")
-        blocks = [TransformerBlock(num_heads, mlp_dim, layer_norm_epsilon, name=f"block_{i}")
+        tubelet_embedding = TubeletEmbedding(width, patch_size, name="tubelet_embedding",
+                                             dtype=dtype)
+        position_embedding = PositionEmbedding(grid, name="position_embedding", dtype=dtype)
+        blocks = [TransformerBlock(num_heads, mlp_dim, layer_norm_epsilon, name=f"block_{i}",
+                                   dtype=dtype)
                   for i in range(depth)]
         # === Functional model === (under the model's name scope: weight paths stay
         # "NAME/block_0/...", as the checkpoint mapping and sharding rules expect)
         video = keras.Input((*sizes, 3), name="video")
         with keras.name_scope(name):
             tokens = position_embedding(tubelet_embedding(video))
-            tokens = keras.layers.Reshape((int(np.prod(grid)), width), name="flatten")(tokens)
+            tokens = keras.layers.Reshape((int(np.prod(grid)), width), name="flatten",
+                                          dtype=dtype)(tokens)
             for block in blocks:
                 tokens = block(tokens)
         super().__init__(inputs=video, outputs=tokens, name=name, **kwargs)

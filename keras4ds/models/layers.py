@@ -1,4 +1,8 @@
-"""Building blocks of the 4DS ViT, written once with keras.ops."""
+"""Building blocks of the 4DS ViT, written once with keras.ops.
+
+Layers that make sublayers pass them their own `dtype_policy` (a policy, or a
+`DTypePolicyMap` that each sublayer reads at its own path), so a model's `dtype` reaches
+every weight and computation."""
 import functools
 import math
 
@@ -167,12 +171,13 @@ class Attention(keras.layers.Layer):
         head_dim = width // self.num_heads
         projection = dict(equation="bnd,dhk->bnhk", output_shape=(None, self.num_heads, head_dim),
                           bias_axes="hk", kernel_initializer="lecun_normal")
-        self.query = keras.layers.EinsumDense(name="query", **projection)
-        self.key = keras.layers.EinsumDense(name="key", **projection)
-        self.value = keras.layers.EinsumDense(name="value", **projection)
+        dtype = self.dtype_policy
+        self.query = keras.layers.EinsumDense(name="query", dtype=dtype, **projection)
+        self.key = keras.layers.EinsumDense(name="key", dtype=dtype, **projection)
+        self.value = keras.layers.EinsumDense(name="value", dtype=dtype, **projection)
         self.out = keras.layers.EinsumDense(
             "bnhk,hkd->bnd", output_shape=(None, width), bias_axes="d",
-            kernel_initializer="lecun_normal", name="out")
+            kernel_initializer="lecun_normal", name="out", dtype=dtype)
         context_shape = x_shape if context_shape is None else context_shape
         self.query.build(x_shape)
         self.key.build(context_shape)
@@ -204,9 +209,9 @@ class Mlp(keras.layers.Layer):
         out_dim = self.output_dim or input_shape[-1]
         init = self.kernel_initializer
         self.dense_in = keras.layers.Dense(self.hidden_dim, kernel_initializer=init,
-                                           name=self.dense_names[0])
+                                           name=self.dense_names[0], dtype=self.dtype_policy)
         self.dense_out = keras.layers.Dense(out_dim, kernel_initializer=init,
-                                            name=self.dense_names[1])
+                                            name=self.dense_names[1], dtype=self.dtype_policy)
         self.dense_in.build(input_shape)
         self.dense_out.build((*input_shape[:-1], self.hidden_dim))
 
@@ -230,17 +235,21 @@ class TransformerBlock(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
 
     def build(self, input_shape):
-        eps = self.layer_norm_epsilon
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=eps, name="attention_norm")
-        self.attention = Attention(self.num_heads, name="attention")
-        self.mlp_norm = keras.layers.LayerNormalization(epsilon=eps, name="mlp_norm")
-        self.mlp = Mlp(self.mlp_dim, name="mlp")
+        eps, dtype = self.layer_norm_epsilon, self.dtype_policy
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=eps, name="attention_norm",
+                                                              dtype=dtype)
+        self.attention = Attention(self.num_heads, name="attention", dtype=dtype)
+        self.mlp_norm = keras.layers.LayerNormalization(epsilon=eps, name="mlp_norm", dtype=dtype)
+        self.mlp = Mlp(self.mlp_dim, name="mlp", dtype=dtype)
         for layer in (self.attention_norm, self.attention, self.mlp_norm, self.mlp):
             layer.build(input_shape)
 
     def call(self, x, training=None):
-        x = x + self.attention(self.attention_norm(x), training=training)
-        return x + self.mlp(self.mlp_norm(x))
+        # the residual stream in this block's compute dtype (a DTypePolicyMap may give its
+        # sublayers another one than the block before)
+        x = ops.cast(x, self.compute_dtype)
+        x = x + ops.cast(self.attention(self.attention_norm(x), training=training), x.dtype)
+        return x + ops.cast(self.mlp(self.mlp_norm(x)), x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_dim": self.mlp_dim,
