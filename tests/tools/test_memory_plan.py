@@ -42,3 +42,15 @@ def test_cli_issue_command_plans_the_decoder_heads_the_model_builds():
     run = [sys.executable, "tools/plan.py", "--size", "22B", "--mesh", "16x16", "--batch", "2048"]
     out = subprocess.run(run, capture_output=True, text=True, check=True).stdout
     assert "builds (and this plans) 16 heads of width 32" in out and "total, remat" in out
+
+
+@pytest.mark.backend_independent
+def test_bfloat16_parameters_halve_the_state_and_leave_activations():
+    full, half = plan("22b", (16, 16), 256), plan("22b", (16, 16), 256, parameter_bytes=2)
+    for part in ("parameters", "gradients", "optimizer"):
+        assert half[part] == full[part] / 2
+    assert half["activations"] == full["activations"]
+    out = subprocess.run([sys.executable, "tools/plan.py", "--size", "22b", "--mesh", "16x16",
+                          "--batch", "256", "--parameters", "bfloat16"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "AdamW moments (bfloat16)" in out
