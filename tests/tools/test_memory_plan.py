@@ -46,7 +46,7 @@ def test_cli_issue_command_plans_the_decoder_heads_the_model_builds():
 
 @pytest.mark.backend_independent
 def test_bfloat16_parameters_halve_the_state_and_leave_activations():
-    full, half = plan("22b", (16, 16), 256), plan("22b", (16, 16), 256, parameter_bytes=2)
+    full, half = (plan("22b", (32, 8), 256, parameter_bytes=n) for n in (4, 2))
     for part in ("parameters", "gradients", "optimizer"):
         assert half[part] == full[part] / 2
     assert half["activations"] == full["activations"]
