@@ -14,6 +14,7 @@ import dataclasses
 FOUR_D_TASKS = ("depth", "pose", "points", "boxes")
 TASKS = (*FOUR_D_TASKS, "classify")
 READOUTS = ("last", "official")
+MAE_TARGETS = ("normalized", "raw")
 # Probe arguments that make every task's head read encoder features only (no cost volume,
 # feature differences or pixel decoding: see `Probe.hand_made_paths`), with the readout's
 # own position code (`readout_position`): where a token is comes from the head, so an
@@ -85,6 +86,10 @@ class Budget:
     # budget the loss falls 8.8% below the mean with 0.95 against 23% with 0.75
     # (benchmarks/mae.md, ablations).
     mask_ratio: float = 0.75
+    # MAE targets: "normalized" (each tubelet's pixels minus their mean, over their std,
+    # as in MAE and 4DS) or "raw" pixels, which keep the tubelet's mean colour: which
+    # surface covers a hidden tubelet at that time.
+    mae_targets: str = "normalized"
     # The cross-attention decoder: the same final training loss as "standard" after
     # 1000 steps on w128:128:4:4 (0.7346 against 0.7350) in 0.39 s a step against 0.64.
     decoder: str = "cross"
@@ -124,6 +129,8 @@ class Budget:
         unknown = sorted(set(self.tasks) - set(TASKS))
         if unknown:
             raise ValueError(f"tasks must be among {TASKS}; got {unknown}")
+        if self.mae_targets not in MAE_TARGETS:
+            raise ValueError(f"mae_targets must be one of {MAE_TARGETS}, got {self.mae_targets!r}")
         decoders = ("standard", "masked", "cross")
         if self.decoder not in decoders:
             raise ValueError(f"decoder must be one of {decoders}, got {self.decoder!r}")

@@ -16,7 +16,7 @@ _OVERRIDES = {
     "probe_learning_rate": float, "num_frames": int, "image_size": int, "num_tracks": int,
     "seed": int, "decoder_width": int, "decoder_depth": int, "decoder_heads": int,
     "probe_width": int, "readout": str, "decoder": str, "encoder_learning_rate": float,
-    "bootstrap": int,
+    "bootstrap": int, "mae_targets": str,
 }
 
 

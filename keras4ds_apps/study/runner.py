@@ -90,7 +90,8 @@ def _pretrain_stage(folder, budget, size, index, videos, heldout_videos, progres
                              f"MAE {size.name}")
     mae = MaskedAutoencoder(encoder, decoder=budget.decoder, mask_ratio=budget.mask_ratio,
                             seed=budget.seed + index, decoder_width=budget.decoder_width,
-                            decoder_depth=budget.decoder_depth, decoder_heads=budget.decoder_heads)
+                            decoder_depth=budget.decoder_depth, decoder_heads=budget.decoder_heads,
+                            norm_pix_loss=budget.mae_targets == "normalized")
     pretrain(
         encoder, video_batches(videos, budget.pretrain_batch, budget.seed + index),
         budget.pretrain_steps, mae=mae, learning_rate=budget.pretrain_learning_rate,
@@ -196,9 +197,10 @@ FEATURE_PROBE_CLIPS = 64
 
 
 def _feature_probe_stage(folder, budget, init, size, train, evaluation, feature_cache) -> dict:
-    """Closed-form ridge probes (`feature_probes`) of one encoder's readout features:
-    `{target: held-out R^2}`, saved and reused. With `feature_cache` the features of all
-    the probe-training and eval clips go there, for the probes to read back."""
+    """Closed-form feature probes (`feature_probes`) of one encoder's readout features:
+    `{target: held-out R^2, "matching": correspondence accuracy}`, saved and reused. With
+    `feature_cache` the features of all the probe-training and eval clips go there, for
+    the probes to read back."""
     path = folder.path("feature_probes", f"{init}_{size.name}.json")
     if os.path.exists(path):
         return read_json(path)
@@ -216,6 +218,8 @@ def _feature_probe_stage(folder, budget, init, size, train, evaluation, feature_
     targets = [feature_probes.token_targets(clips, encoder.grid, encoder.patch_size)
                for clips in (fit, evaluation)]
     result = feature_probes.feature_probe_r2(features[0], targets[0], features[1], targets[1])
+    result["matching"] = feature_probes.correspondence_accuracy(features[1], evaluation,
+                                                                encoder.grid, encoder.patch_size)
     write_json(path, result)
     return result
 

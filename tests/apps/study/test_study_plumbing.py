@@ -37,13 +37,15 @@ def test_command_line_overrides_the_budget():
 def test_fine_tune_decoder_and_classify_from_the_command_line():
     args = build_parser().parse_args(
         ["--budget", "tiny", "--fine-tune", "--encoder-learning-rate", "3e-5", "--decoder",
-         "cross", "--bootstrap", "50", "--tasks", "pose", "classify"])
+         "cross", "--bootstrap", "50", "--tasks", "pose", "classify", "--mae-targets", "raw"])
     budget = budget_from_args(args)
+    assert budget.mae_targets == "raw" and BUDGETS["tiny"].mae_targets == "normalized"
     assert budget.fine_tune and budget.encoder_learning_rate == 3e-5
     assert budget.decoder == "cross" and budget.bootstrap == 50
     assert budget.tasks == ("pose", "classify")
     assert not budget_from_args(build_parser().parse_args(["--budget", "tiny"])).fine_tune
     for bad, match in (({"decoder": "wide"}, "decoder"), ({"bootstrap": 1}, "bootstrap"),
+                       ({"mae_targets": "pixels"}, "mae_targets"),
                        ({"eval_clips": 1}, "eval_clips"),
                        ({"tasks": ("depth", "flow")}, "tasks")):
         with pytest.raises(ValueError, match=match):

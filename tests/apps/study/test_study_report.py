@@ -123,3 +123,32 @@ def test_summarise_rows_carry_spreads_and_markdown_shows_them():
     assert "| b | 0.6 | 0.4 / 0.25 |" in text  # held-out MAE loss and feature-probe R^2
     assert "1.5 min" in text and "50 resamples" in text
     assert "as the mean target scores 0.998" in text
+
+
+def test_pose_is_scored_after_alignment_with_the_unaligned_error_shown_not_counted():
+    def entry(ate, epe, auc):
+        metrics = {"ate": ate, "end_point_error": epe, "auc_30": auc, "rpe_trans": 0.2}
+        return {"metrics": metrics, "spread": {k: 0.01 for k in metrics},
+                "trivial": {"ate": 0.5, "end_point_error": 0.9, "auc_30": 0.0, "rpe_trans": 0.1},
+                "trivial_spread": {k: 0.02 for k in metrics}}
+
+    probes = {"pose": {n: {"mae": entry(0.12, 0.93, 0.23), "random": entry(0.17, 0.92, 0.07)}
+                       for n in ("a", "b")}}
+    results = _results(probes)
+    s = summarise(results)["summary"]["pose"]
+    assert s["metric"] == "ate" and s["pretrained_beats_random_at_largest"]
+    assert s["rows"][-1]["secondary"]["end_point_error"]["mae"] == 0.93
+    text = render_markdown(results)
+    assert ("Not counted, end-point error without scale alignment, m at b (pretrained / "
+            "random / trivial): 0.93 ± 0.01 / 0.92 ± 0.01 / 0.9, a tie") in text
+    assert "relative-pose AUC@30 (scale-free) at b" in text and "pretrained ahead" in text
+    assert "Sim(3) alignment" in text
+
+
+def test_matching_accuracy_is_labelled_as_such_in_the_causes():
+    feature = {n: {"mae": {"log_depth": 0.3, "matching": 0.4},
+                   "random": {"log_depth": 0.2, "matching": 0.3}} for n in ("a", "b")}
+    results = _results({"boxes": {n: _entry("box_iou", 0.5, 0.4) for n in ("a", "b")}}, feature)
+    summarise(results)
+    text = render_markdown(results)
+    assert "matching accuracy (MAE / random)" in text and "matching R^2" not in text
