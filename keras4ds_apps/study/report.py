@@ -177,10 +177,11 @@ def _secondary_lines(task: str, rows: list[dict]) -> list[str]:
         sa, sb = (r.get(f"{n}_spread") for n in ("mae", "random"))
         better = (a - b if higher else b - a) > sa + sb if None not in (a, b, sa, sb) else False
         worse = (b - a if higher else a - b) > sa + sb if None not in (a, b, sa, sb) else False
-        verdict = "pretrained ahead" if better else "random init ahead" if worse else "a tie"
+        verdict = ("pretrained ahead beyond the spread" if better else
+                   "random init ahead beyond the spread" if worse else "a tie within the spread")
         lines.append(f"- Not counted, {label} at {rows[-1]['size']} (pretrained / random / "
                      f"trivial): {_cell(a, sa)} / {_cell(b, sb)} / {_fmt(r['trivial'])}, "
-                     f"{verdict} beyond the spread.")
+                     f"{verdict}.")
     return lines
 
 

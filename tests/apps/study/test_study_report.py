@@ -140,7 +140,7 @@ def test_pose_is_scored_after_alignment_with_the_unaligned_error_shown_not_count
     assert s["rows"][-1]["secondary"]["end_point_error"]["mae"] == 0.93
     text = render_markdown(results)
     assert ("Not counted, end-point error without scale alignment, m at b (pretrained / "
-            "random / trivial): 0.93 ± 0.01 / 0.92 ± 0.01 / 0.9, a tie") in text
+            "random / trivial): 0.93 ± 0.01 / 0.92 ± 0.01 / 0.9, a tie within the spread.") in text
     assert "relative-pose AUC@30 (scale-free) at b" in text and "pretrained ahead" in text
     assert "Sim(3) alignment" in text
 
