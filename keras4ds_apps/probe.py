@@ -14,6 +14,7 @@ import numpy as np
 
 from keras4ds.utils import write_json
 from keras4ds_apps.backend import add_backend_argument, select_backend
+from keras4ds_apps.distribute import add_distribution_arguments, distribution_scope
 from keras4ds_apps.encoders import file_encoder, random_encoder
 
 TRAINING_DEFAULTS = {"steps": 300, "batch_size": 16, "learning_rate": 1e-3}
@@ -93,6 +94,7 @@ def parser(task):
                    help="with --eval-only: a <task>_readout.keras file a recipe wrote")
     add_backend_argument(p)
     p.add_argument("--out", default=f"out/probe_{task}")
+    add_distribution_arguments(p)
     return p
 
 
@@ -128,13 +130,26 @@ def make_clips(args, task, start, count, spec=None, frames=None):
 def main(task, argv=None):
     args = parser(task).parse_args(argv)
     select_backend(args.backend)
+    if args.eval_only != bool(args.readout):
+        raise ValueError("--eval-only and --readout FILE go together")
+    training = training_settings(task, args)
+    try:
+        scope = distribution_scope(args.distribution, args.mesh, training["batch_size"])
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    os.makedirs(args.out, exist_ok=True)
+    with scope:
+        return _run(task, args, training)
+
+
+def _run(task, args, training):
+    """Build (or load), train and score the readout, and write its files (inside the
+    distribution's scope)."""
     import keras
 
     from keras4ds.readouts import load_readout, save_readout, train_probe
     from keras4ds_apps import pictures
-    if args.eval_only != bool(args.readout):
-        raise ValueError("--eval-only and --readout FILE go together")
-    os.makedirs(args.out, exist_ok=True)
+
     keras.utils.set_random_seed(args.seed)  # a random-init encoder is the same every run
     readout = load_readout(args.readout, task) if args.readout else None
     encoder = readout.encoder if readout else load_encoder(args)
@@ -146,7 +161,6 @@ def main(task, argv=None):
     train_clips = make_clips(args, task, 0, args.train_clips, args.data)
     eval_frames = args.frames * args.test_clips if task == "classify" and args.test_clips else None
     eval_clips = make_clips(args, task, 100_000, args.eval_clips, args.eval_data, eval_frames)
-    training = training_settings(task, args)
     if readout:
         training["steps"] = 0
     result = train_probe(task, encoder, train_clips, eval_clips, **training,
