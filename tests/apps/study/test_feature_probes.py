@@ -2,8 +2,12 @@
 import numpy as np
 import pytest
 
-from keras4ds_apps.study.feature_probes import (correspondence_accuracy, feature_probe_r2, ridge_r2,
-                                               token_targets)
+from keras4ds_apps.study.feature_probes import (
+    correspondence_accuracy,
+    feature_probe_r2,
+    ridge_r2,
+    token_targets,
+)
 
 pytestmark = pytest.mark.backend_independent
 
