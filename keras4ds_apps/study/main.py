@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Rerun with the same --out to resume after an interruption.")
     parser.add_argument("--out", default="study_out", help="output folder (default: %(default)s)")
     parser.add_argument("--budget", default="default", choices=sorted(BUDGETS),
-                        help="preset budget; 'default' took 22 min on 2 CPU "
+                        help="preset budget; 'default' took 15 min on 2 CPU "
                              "cores (default: %(default)s)")
     parser.add_argument("--sizes", nargs="+", metavar="NAME:WIDTH:DEPTH:HEADS",
                         help="encoder sizes instead of the budget's, smallest first, "
