@@ -63,10 +63,12 @@ def layer_r2(encoder, fit, held_out, fit_targets, held_targets):
     from keras4ds.readouts import compute_features
     from keras4ds_apps.study.feature_probes import correspondence_accuracy, ridge_r2
 
+    def flat(x):
+        return x.reshape(-1, encoder.width).astype(np.float64)
+
     rows = {}
     for layer in range(encoder.depth + 1):
         a, b = (compute_features(encoder, clips["video"], layer) for clips in (fit, held_out))
-        flat = lambda x: x.reshape(-1, encoder.width).astype(np.float64)  # noqa: E731
         rows[f"h{layer}"] = {name: ridge_r2(flat(a), fit_targets[name].reshape(-1), flat(b),
                                             held_targets[name].reshape(-1))
                              for name in TARGETS}
@@ -77,14 +79,13 @@ def layer_r2(encoder, fit, held_out, fit_targets, held_targets):
 
 def pixel_matching(clips, encoder):
     """`correspondence_accuracy` of the raw tubelet pixels: the matching yardstick."""
-    import numpy as np
     from keras import ops
 
     from keras4ds.models.patches import patchify
     from keras4ds_apps.study.feature_probes import correspondence_accuracy
 
     patches = ops.convert_to_numpy(patchify(clips["video"], encoder.patch_size))
-    patches = np.asarray(patches).reshape(len(clips["video"]), encoder.num_tokens, -1)
+    patches = patches.reshape(len(clips["video"]), encoder.num_tokens, -1)
     return correspondence_accuracy(patches, clips, encoder.grid, encoder.patch_size)
 
 

@@ -31,8 +31,8 @@ class FourDSEncoder(Backbone):
     `dtype`: a dtype policy name (e.g. "bfloat16": bfloat16 weights and compute, or
     "mixed_bfloat16": float32 weights, bfloat16 compute) or a `keras.dtype_policies.
     DTypePolicyMap` keyed by layer path patterns (e.g. "NAME/block_0(/.*)?" for that block
-    and its sublayers),
-    honoured by every layer and kept in the config; default: the global policy.
+    and its sublayers), honoured by every layer and kept in the config; default: the
+    global policy.
     """
 
     def __init__(self, width, depth, mlp_dim, num_heads, num_frames=16, image_size=(224, 224),
@@ -45,9 +45,10 @@ class FourDSEncoder(Backbone):
                              f"{patch_size}")
         grid = tuple(s // p for s, p in zip(sizes, patch_size))
         name = name or auto_name(type(self).__name__)
-        if kwargs.get("dtype") is not None:
-            kwargs["dtype"] = keras.dtype_policies.get(kwargs["dtype"])
+        # one policy object (a config's serialized map included) for every layer below
         dtype = kwargs.get("dtype")
+        if dtype is not None:
+            dtype = kwargs["dtype"] = keras.dtype_policies.get(dtype)
         # === Layers ===
         tubelet_embedding = TubeletEmbedding(width, patch_size, name="tubelet_embedding",
                                              dtype=dtype)

@@ -42,10 +42,15 @@ SAME_LOSS_FRACTION = 0.03
 def beyond(task: str, a, a_spread, b, b_spread) -> bool:
     """True if primary value `a` is better than `b` for `task` beyond the measured spread:
     their intervals (value +- spread, see `bootstrap_spread`) do not overlap."""
+    return _apart(a, a_spread, b, b_spread, PRIMARY[task][1])
+
+
+def _apart(a, a_spread, b, b_spread, higher_is_better) -> bool:
+    """True if `a` is better than `b` by more than the two spreads together."""
     values = (a, a_spread, b, b_spread)
     if any(v is None or not math.isfinite(v) for v in values):
         return False
-    gap = a - b if PRIMARY[task][1] else b - a
+    gap = a - b if higher_is_better else b - a
     return gap > a_spread + b_spread
 
 
@@ -147,10 +152,10 @@ def summarise(results: dict) -> dict:
                          "random_spread": random.get("spread", {}).get(key),
                          "trivial_spread": mae.get("trivial_spread", {}).get(key)})
             rows[-1]["secondary"] = {
-                other: {name: source["metrics" if name != "trivial" else "trivial"].get(other)
-                        for name, source in (("mae", mae), ("random", random), ("trivial", mae))}
-                | {f"{name}_spread": source.get("spread", {}).get(other)
-                   for name, source in (("mae", mae), ("random", random))}
+                other: {"mae": mae["metrics"].get(other), "random": random["metrics"].get(other),
+                        "trivial": mae["trivial"].get(other),
+                        "mae_spread": mae.get("spread", {}).get(other),
+                        "random_spread": random.get("spread", {}).get(other)}
                 for other, _, _ in SECONDARY.get(task, ())}
             if task == "points":
                 rows[-1].update({f"{name}_delta": source.get("average_pts_within_thresh")
@@ -173,12 +178,10 @@ def _secondary_lines(task: str, rows: list[dict]) -> list[str]:
     lines = []
     for key, higher, label in SECONDARY.get(task, ()):
         r = rows[-1]["secondary"][key]
-        a, b = (r[n] for n in ("mae", "random"))
-        sa, sb = (r.get(f"{n}_spread") for n in ("mae", "random"))
-        better = (a - b if higher else b - a) > sa + sb if None not in (a, b, sa, sb) else False
-        worse = (b - a if higher else a - b) > sa + sb if None not in (a, b, sa, sb) else False
-        verdict = ("pretrained ahead beyond the spread" if better else
-                   "random init ahead beyond the spread" if worse else "a tie within the spread")
+        a, b, sa, sb = r["mae"], r["random"], r["mae_spread"], r["random_spread"]
+        verdict = ("pretrained ahead beyond the spread" if _apart(a, sa, b, sb, higher) else
+                   "random init ahead beyond the spread" if _apart(b, sb, a, sa, higher)
+                   else "a tie within the spread")
         lines.append(f"- Not counted, {label} at {rows[-1]['size']} (pretrained / random / "
                      f"trivial): {_cell(a, sa)} / {_cell(b, sb)} / {_fmt(r['trivial'])}, "
                      f"{verdict}.")
