@@ -2,8 +2,6 @@
 
     python tools/benchmark.py --size b --batch 1 --backend jax tensorflow torch
     python tools/benchmark.py --suite encoder       # writes benchmarks/encoder.md (+ .json)
-    python tools/benchmark.py --suite performance   # writes benchmarks/performance.md and
-                                                    # benchmarks/encoder.md (+ .json)
     python tools/benchmark.py --suite variants      # writes benchmarks/variants.md (+ .json):
                                                     # attention kernels, XLA, bf16, long videos
     python tools/benchmark.py --suite mae_step      # writes benchmarks/mae_step.md (+ .json):
@@ -15,14 +13,9 @@ compiled by `keras4ds.inference.compile_forward`: `jax.jit` of a stateless call 
 `tf.function(jit_compile=True)` on tensorflow, `torch.no_grad()` (and `--torch-compile`) on
 torch. Achieved FLOP/s is the analytic matmul FLOP count (2 per multiply-add) over the
 measured time, compared with this machine's float32 matrix-multiply peak measured in the
-same run (numpy and jax). The load average is recorded around every case: numbers taken on
-a busy machine are noisy.
-
-Reference implementations, timed on the same official-format weights in the same run when
-present (never keras4ds dependencies): `official`, the official Flax encoder, run by a Python
-that imports `representations4d` (`--official-python`, default /opt/r4d-venv/bin/python, see
-benchmarks/performance.md for its set-up); `torch_port`, the PyTorch port, from a checkout
-(`--torch-port`, default /opt/torch-representations4d).
+same run (numpy and jax); tools/performance.py times keras4ds against the official
+Flax encoder and the PyTorch port, interleaved. The load average is recorded around every
+case: numbers taken on a busy machine are noisy.
 
 Cases: `encoder` (forward), `depth` (DepthModel forward), and when the packages exist,
 `mae` (`keras4ds.mae` train step) and `readout` (`keras4ds.readouts` train step), and
@@ -47,29 +40,11 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from keras4ds.checkpoints.random_official import official_format_arrays, save_official_npz  # noqa: E402
-from keras4ds.utils import write_staged, write_text  # noqa: E402
+from keras4ds.utils import write_text  # noqa: E402
 
 RESULT_TAG = "BENCHMARK_RESULT "
 BACKENDS = ("jax", "tensorflow", "torch")
-CASES = ("encoder", "depth", "mae", "readout", "long", "attention", "attention_depth",
-         "official", "torch_port")
-# The official Flax model runs in a Python that can import `representations4d` (a separate
-# virtual environment: it is not a keras4ds dependency).
-DEFAULT_OFFICIAL_PYTHON = "/opt/r4d-venv/bin/python"
-DEFAULT_TORCH_PORT = "/opt/torch-representations4d"
-REFERENCE_SETUP = (
-    "python -m venv --system-site-packages /opt/r4d-venv",
-    "git clone https://github.com/google-deepmind/representations4d /tmp/representations4d",
-    "/opt/r4d-venv/bin/pip install --no-deps /tmp/representations4d flax==0.12.8 "
-    "kauldron==1.4.2 typeguard==4.6.1 lark==1.3.1 ml_collections==1.1.0 clu==0.0.12 "
-    "jaxtyping==0.3.11 wadler_lindig==0.1.8",
-    "git clone https://github.com/NIRVANALAN/torch-representations4d "
-    "/opt/torch-representations4d")
-TORCH_PORT = ("PyTorch port (github.com/NIRVANALAN/torch-representations4d: a folder of "
-              "scripts, not on PyPI)")
-
-
+CASES = ("encoder", "depth", "mae", "readout", "long", "attention", "attention_depth")
 # ----------------------------------------------------------------------------- FLOP counts
 def encoder_flops(width, depth, mlp_dim, num_tokens, patch_dim, batch=1, blocks=None):
     """Matmul FLOPs (2 per multiply-add) of one encoder forward over `num_tokens` tokens."""
@@ -262,173 +237,15 @@ def _attention_case(spec):
             "peak_rss_mb": _rss_mb()}
 
 
-def official_flax_forward(size, num_frames, image_size, patch_size):
-    """The official 4DS encoder (representations4d, as its depth demo builds it), jitted.
-
-    Returns `(params, video) -> h_{L-1}` `(B, N, D)`: the last entry of the official
-    processor's list, which stops one block short of the encoder (the last block's output
-    is never returned, so XLA drops that block).
-    """
-    import jax
-    from kauldron.modules import pos_embeddings
-    from representations4d.models import model as model_lib
-
-    from keras4ds.models.presets import size_config
-    config = size_config(size)
-    spec = {"num_heads": config["num_heads"], "num_layers": config["depth"],
-            "mlp_size": config["mlp_dim"]}
-    model = model_lib.Model(
-        encoder=model_lib.Tokenizer(
-            patch_embedding=model_lib.PatchEmbedding(patch_size=tuple(patch_size),
-                                                     num_features=config["width"]),
-            posenc=pos_embeddings.LearnedEmbedding(), posenc_axes=(-4, -3, -2)),
-        processor=model_lib.GeneralizedTransformer.from_spec(**spec))
-    return jax.jit(lambda params, video: model.apply(params, video)[-1])
-
-
-def _official_format_file(spec, folder):
-    """Random weights of `spec`'s size and input in the official `.npz` layout, written to
-    `folder`: returns (path, arrays, encoder config, patch size)."""
-    from keras4ds.models.presets import size_config
-    config, patch = size_config(spec["size"]), (2, 16, 16)
-    grid = (spec["frames"] // patch[0], spec["resolution"] // patch[1],
-            spec["resolution"] // patch[2])
-    arrays = official_format_arrays(config["width"], config["depth"], config["mlp_dim"],
-                                    config["num_heads"], grid, patch)
-    path = save_official_npz(os.path.join(folder, "official_format.npz"), arrays)
-    return path, arrays, config, patch
-
-
-def _official_case(spec):
-    """Official Flax encoder against ours (jax) on the same `.npz` weights, interleaved.
-
-    Both read one official-format `.npz` (random weights): ours through
-    `keras4ds.load_official`, the official model through its own `checkpoint_utils`. Both
-    compute h_{L-1} (what the official model returns); the result carries both
-    throughputs, their ratio and the largest difference relative to the largest value.
-    """
-    if importlib.util.find_spec("representations4d") is None:
-        return {"skipped": "the official representations4d package is not importable here"}
-    import numpy as np
-    from keras import ops
-    from representations4d.utils import checkpoint_utils
-
-    import keras4ds
-    from keras4ds.inference import compile_forward
-    frames, res, batch = spec["frames"], spec["resolution"], spec["batch"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path, arrays, _, patch = _official_format_file(spec, tmp)
-        del arrays
-        encoder = keras4ds.load_official(path)
-        params = checkpoint_utils.recover_tree(checkpoint_utils.npload(path))
-    official = official_flax_forward(spec["size"], frames, (res, res), patch)
-    stop = encoder.depth - 1
-    ours = compile_forward(lambda v: encoder.hidden_state(v, stop), encoder.variables)
-    video = np.random.default_rng(0).uniform(0, 1, (batch, frames, res, res, 3))
-    video = ops.convert_to_tensor(video.astype("float32"))
-    rss_model = _rss_mb()
-    start = time.perf_counter()
-    reference = np.asarray(official(params, video))
-    compile_official = time.perf_counter() - start
-    start = time.perf_counter()
-    got = ops.convert_to_numpy(ours(video))
-    compile_ours = time.perf_counter() - start
-    difference = float(np.abs(got - reference).max() / np.abs(reference).max())
-    times = {"ours": [], "official": []}
-    run = {"ours": lambda: ours(video),
-           "official": lambda: official(params, video).block_until_ready()}
-    for _ in range(spec["iters"]):
-        for name in ("official", "ours"):
-            times[name].append(_seconds(run[name]))
-    tokens = encoder.num_tokens
-    flops = encoder_flops(encoder.width, encoder.depth, encoder.mlp_dim, tokens,
-                          int(np.prod(patch)) * 3, batch, blocks=stop)
-    seconds = statistics.median(times["ours"])
-    official_seconds = statistics.median(times["official"])
-    return {"rss_model_mb": rss_model, "compile_s": compile_ours,
-            "official_compile_s": compile_official, "seconds_median": seconds,
-            "seconds_min": min(times["ours"]), "iters": spec["iters"],
-            "clips_per_s": batch / seconds, "tokens_per_s": batch * tokens / seconds,
-            "tokens_per_clip": tokens, "flops": flops, "flop_per_s": flops / seconds,
-            "official_clips_per_s": batch / official_seconds,
-            "official_seconds_median": official_seconds,
-            "ratio": official_seconds / seconds, "max_relative_difference": difference,
-            "blocks": stop, "peak_rss_mb": _rss_mb()}
-
-
-def _torch_port_case(spec):
-    """The PyTorch port (a script folder, `spec["torch_port"]`) against ours on torch, same
-    official-format `.npz` weights converted by the port's own `convert.py`, interleaved.
-
-    Both compute the full encoder (the port's processor runs every block); its output check
-    uses h_{L-1}, the last state its list returns. Input: ours `(B, T, H, W, 3)`, the
-    port's `(B, 3, T, H, W)`.
-    """
-    import numpy as np
-    import torch
-    from keras import ops
-
-    import keras4ds
-    from keras4ds.inference import compile_forward
-    sys.path.insert(0, spec["torch_port"])
-    from convert import convert_without_readout
-    from encoder import Encoder
-    frames, res, batch = spec["frames"], spec["resolution"], spec["batch"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path, arrays, config, patch = _official_format_file(spec, tmp)
-        ours_model = keras4ds.load_official(path)
-    port = Encoder(input_size=(3, frames, res, res), patch_size=patch,
-                   num_heads=config["num_heads"], num_layers=config["depth"],
-                   hidden_size=config["width"], mlp_size=config["mlp_dim"])
-    port.load_state_dict(convert_without_readout(arrays)["encoder_state_dict"])
-    port.eval()
-    del arrays
-    video = np.random.default_rng(0).uniform(0, 1, (batch, frames, res, res, 3))
-    video = video.astype("float32")
-    port_video = torch.from_numpy(np.ascontiguousarray(video.transpose(0, 4, 1, 2, 3)))
-    video = ops.convert_to_tensor(video)
-    ours = compile_forward(ours_model.call, ours_model.variables)
-
-    def run_port():
-        with torch.no_grad():
-            return port(port_video)
-    rss_model = _rss_mb()
-    start = time.perf_counter()
-    reference = run_port()[-1].numpy()
-    port_first = time.perf_counter() - start
-    start = time.perf_counter()
-    ours(video)
-    ours_first = time.perf_counter() - start
-    got = ops.convert_to_numpy(ours_model.hidden_state(video, ours_model.depth - 1))
-    difference = float(np.abs(got - reference).max() / np.abs(reference).max())
-    times = {"ours": [], "port": []}
-    for _ in range(spec["iters"]):
-        times["port"].append(_seconds(run_port))
-        times["ours"].append(_seconds(lambda: ours(video)))
-    tokens = ours_model.num_tokens
-    flops = encoder_flops(ours_model.width, ours_model.depth, ours_model.mlp_dim, tokens,
-                          int(np.prod(patch)) * 3, batch)
-    seconds, port_seconds = statistics.median(times["ours"]), statistics.median(times["port"])
-    return {"rss_model_mb": rss_model, "compile_s": ours_first, "official_compile_s": port_first,
-            "seconds_median": seconds, "seconds_min": min(times["ours"]),
-            "iters": spec["iters"], "clips_per_s": batch / seconds,
-            "tokens_per_s": batch * tokens / seconds, "tokens_per_clip": tokens, "flops": flops,
-            "flop_per_s": flops / seconds, "official_clips_per_s": batch / port_seconds,
-            "official_seconds_median": port_seconds, "ratio": port_seconds / seconds,
-            "max_relative_difference": difference, "blocks": ours_model.depth,
-            "peak_rss_mb": _rss_mb()}
-
-
 def run_worker(spec):
     """Time one case in this process; print one `BENCHMARK_RESULT {json}` line."""
     import keras
     backend = keras.backend.backend()
     keras.config.set_dtype_policy(spec.get("policy", "float32"))
     result = {**spec, "backend": backend, "load_before": os.getloadavg()[0]}
-    if spec["case"] in ("long", "attention", "attention_depth", "official", "torch_port"):
+    if spec["case"] in ("long", "attention", "attention_depth"):
         case = {"long": _long_video_case, "attention": _attention_case,
-                "attention_depth": _attention_case, "official": _official_case,
-                "torch_port": _torch_port_case}[spec["case"]]
+                "attention_depth": _attention_case}[spec["case"]]
         result.update(case(spec), load_after=os.getloadavg()[0])
         print(RESULT_TAG + json.dumps(result), flush=True)
         return
@@ -468,12 +285,11 @@ def _rss_mb():
 
 
 # ----------------------------------------------------------------------------- parent side
-def run_case(spec, backend, timeout=900, python=None):
-    """Run one case in a fresh subprocess under `backend` (with `python`, default this
-    interpreter); returns its result dict."""
+def run_case(spec, backend, timeout=900):
+    """Run one case in a fresh subprocess under `backend`; returns its result dict."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [python or sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -483,49 +299,6 @@ def run_case(spec, backend, timeout=900, python=None):
             return json.loads(line[len(RESULT_TAG):])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
     return {**spec, "backend": backend, "error": " | ".join(tail) or f"exit {proc.returncode}"}
-
-
-def find_official_python(requested=None):
-    """A Python that can import the official `representations4d` package, or None.
-
-    `requested` (e.g. `/opt/r4d-venv/bin/python`) is used when given; otherwise this
-    interpreter, then the `$KERAS4DS_OFFICIAL_PYTHON` and `/opt/r4d-venv/bin/python`
-    interpreters are tried. The package is never a keras4ds dependency.
-    """
-    candidates = [requested] if requested else [
-        sys.executable, os.environ.get("KERAS4DS_OFFICIAL_PYTHON"), DEFAULT_OFFICIAL_PYTHON]
-    probe = ("import importlib.util, sys; "
-             "sys.exit(importlib.util.find_spec('representations4d') is None)")
-    for python in filter(None, candidates):
-        if python == sys.executable and importlib.util.find_spec("representations4d"):
-            return python
-        if os.path.exists(python) and subprocess.run(
-                [python, "-c", probe], capture_output=True).returncode == 0:
-            return python
-    if requested:
-        raise SystemExit(f"--official-python {requested}: cannot import representations4d")
-    return None
-
-
-def find_torch_port(requested=None):
-    """A checkout of the PyTorch port (its `encoder.py` and `convert.py`), or None.
-
-    `requested` when given, else `$KERAS4DS_TORCH_PORT`, else /opt/torch-representations4d.
-    """
-    folder = requested or os.environ.get("KERAS4DS_TORCH_PORT") or DEFAULT_TORCH_PORT
-    found = all(os.path.exists(os.path.join(folder, f)) for f in ("encoder.py", "convert.py"))
-    if requested and not found:
-        raise SystemExit(f"--torch-port {requested}: no encoder.py and convert.py there")
-    return os.path.abspath(folder) if found else None
-
-
-def official_status(official_python, torch_port=None):
-    """What the report says about each reference implementation."""
-    flax = (f"measured with {official_python} (rows `official` below)" if official_python
-            else "not installed, not measured (see --official-python)")
-    port = (f"measured from {torch_port} (rows `torch_port` below)" if torch_port
-            else "not measured (no checkout; see --torch-port)")
-    return {"official Flax (google-deepmind/representations4d)": flax, TORCH_PORT: port}
 
 
 def machine_info(peaks):
@@ -555,8 +328,7 @@ def _cpu_name():
     return platform.processor() or "unknown"
 
 
-def run_all(specs, backends, on_update=None, timeout=900, official_python=None,
-            torch_port=None):
+def run_all(specs, backends, on_update=None, timeout=900):
     """Measure the matmul peak, then every spec on every backend (progress with tqdm).
 
     `on_update(report)` is called after every case with the report so far (cases not run
@@ -568,17 +340,8 @@ def run_all(specs, backends, on_update=None, timeout=900, official_python=None,
     results = []
     jobs = [(spec, backend) for spec in specs for backend in backends
             if backend in (spec.get("backends") or backends)]
-    official = official_status(official_python, torch_port)
     for i, (spec, backend) in enumerate(tqdm(jobs, desc="benchmark", unit="case")):
-        if spec["case"] == "official" and not official_python:
-            result = {**spec, "backend": backend,
-                      "skipped": "representations4d not installed (see --official-python)"}
-        elif spec["case"] == "torch_port" and not torch_port:
-            result = {**spec, "backend": backend, "skipped": "no checkout (see --torch-port)"}
-        else:
-            spec = {**spec, "torch_port": torch_port} if spec["case"] == "torch_port" else spec
-            python = official_python if spec["case"] == "official" else None
-            result = run_case(spec, backend, timeout, python)
+        result = run_case(spec, backend, timeout)
         if result.get("flop_per_s"):
             result["peak_fraction"] = result["flop_per_s"] / info["peak_flop_per_s"]
         results.append(result)
@@ -586,8 +349,8 @@ def run_all(specs, backends, on_update=None, timeout=900, official_python=None,
         info["load_end"] = os.getloadavg()
         if on_update:
             pending = [{**s, "backend": b, "pending": True} for s, b in jobs[i + 1:]]
-            on_update({"machine": info, "official": official, "results": results + pending})
-    return {"machine": info, "official": official, "results": results}
+            on_update({"machine": info, "results": results + pending})
+    return {"machine": info, "results": results}
 
 
 def _one_line(r):
@@ -617,8 +380,6 @@ def markdown(report, title, command):
              "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
              "| ---: | --- |"]
     for r in report["results"]:
-        if r["case"] in ("official", "torch_port"):
-            continue
         model = f"4DS-{r['size'].upper()}"
         shape = f"{r['frames']}x{r['resolution']}x{r['resolution']}"
         head = f"| {r['case']} | {model} | {r['batch']} | {shape} | {backend_label(r)} |"
@@ -636,10 +397,6 @@ def markdown(report, title, command):
                      f"{r['load_before']:.2f}->{r['load_after']:.2f} |")
     lines += _mae_vs_forward(report["results"])
     lines += _attention_rows(report["results"])
-    lines += ["", "Reference implementations (same weights, same run):", ""]
-    lines += [f"- {name}: {status}" for name, status in report["official"].items()]
-    lines += _reference_rows(report["results"], "official")
-    lines += _reference_rows(report["results"], "torch_port")
     lines += _target_rows(report)
     lines += ["", "Which attention kernel runs where "
               "(`keras4ds.models.layers.multi_head_attention`, used by the encoder blocks and "
@@ -653,9 +410,8 @@ def markdown(report, title, command):
               " kernel; tests/inference/test_compiled_paths.py checks both paths).", "",
               "GPU: not measured (no GPU in this run): the same table in float32 and bfloat16 "
               "with model FLOPs utilisation needs a machine with one.", "",
-              "The reference implementations were set up outside keras4ds's dependencies "
-              "(`--no-deps` keeps the system jax, numpy and keras; einops comes from the "
-              "system Python):", "", "```bash", *REFERENCE_SETUP, "```", "",
+              "keras4ds against the official Flax encoder and the PyTorch port, interleaved "
+              "with the spread: `python tools/performance.py` (benchmarks/performance.md).", "",
               "Columns: clips/s and tokens/s from the median of the timed iterations after "
               "warm-up (the first call, which compiles, is the `compile s` column); GFLOP/s "
               "counts matmul FLOPs analytically (2 per multiply-add: projections, attention, "
@@ -675,10 +431,7 @@ def _target_rows(report):
         if r["size"] != "b" or "clips_per_s" not in r or not is_default_variant(r):
             continue
         where = f"4DS-B batch {r['batch']}"
-        if r["case"] == "official":
-            rows.append(f"| jax at least as fast as the official Flax code | {where} | "
-                        f"ratio {r['ratio']:.2f} | {'yes' if r['ratio'] >= 1.0 else 'no'} |")
-        elif r["case"] == "encoder" and r["backend"] == "jax":
+        if r["case"] == "encoder" and r["backend"] == "jax":
             fraction = r["flop_per_s"] / peak
             rows.append(f"| jax within 1.5x of the matmul peak | {where} | "
                         f"{fraction:.2f} of peak | {'yes' if fraction >= 1 / 1.5 else 'no'} |")
@@ -786,89 +539,7 @@ def _attention_rows(results):
             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |", *rows]
 
 
-REFERENCE_TEXT = {
-    "official": (
-        "Official Flax encoder (representations4d, built as its depth demo builds it) "
-        "against keras4ds on the jax backend, in one process, on the same official-format "
-        "`.npz` (random weights; ours loaded by `keras4ds.load_official`, theirs by "
-        "`checkpoint_utils.recover_tree`), same input, both `jax.jit`, iterations "
-        "interleaved. Both compute h_{L-1}, the last state the official model returns (its "
-        "last block's output is never returned, so XLA drops it). Ratio = ours clips/s / "
-        "official clips/s; the difference is max |ours - official| / max |official|:",
-        "official"),
-    "torch_port": (
-        "PyTorch port (NIRVANALAN/torch-representations4d) against keras4ds on the torch "
-        "backend, in one process, on the same official-format `.npz` (ours loaded by "
-        "`keras4ds.load_official`, the port's by its own `convert.py`), same input (the "
-        "port's layout `(B, 3, T, H, W)`), both eager under `torch.no_grad()`, iterations "
-        "interleaved; both run every block (the difference is on h_{L-1}, the last state "
-        "the port's list returns). Ratio = ours clips/s / port clips/s:", "port"),
-}
-
-
-def _reference_rows(results, case):
-    """Markdown lines comparing ours with a reference implementation (ratio > 1: ours
-    faster)."""
-    text, name = REFERENCE_TEXT[case]
-    rows = []
-    for r in results:
-        if r["case"] != case:
-            continue
-        head = (f"| 4DS-{r['size'].upper()} | {r['batch']} | "
-                f"{r['frames']}x{r['resolution']}x{r['resolution']} |")
-        if "clips_per_s" not in r:
-            why = (r.get("error") or r.get("skipped") or "not run yet").replace("|", "/")
-            rows.append(f"{head} {why} |" + " |" * 6)
-            continue
-        rows.append(f"{head} {r['clips_per_s']:.3f} | {r['official_clips_per_s']:.3f} | "
-                    f"{r['ratio']:.2f} | {r['max_relative_difference']:.1e} | "
-                    f"{r['compile_s']:.1f} / {r['official_compile_s']:.1f} | {r['iters']} | "
-                    f"{r['load_before']:.2f}->{r['load_after']:.2f} |")
-    if not rows:
-        return []
-    return ["", text, "",
-            f"| model | batch | input | keras4ds clips/s | {name} clips/s | ratio | "
-            f"max relative difference | first call s (ours / {name}) | iters | load |",
-            "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |", *rows]
-
-
-def plot_throughput(report, path):
-    """PNG bar chart: encoder clips/s per model and batch, one bar per backend, with the
-    official Flax model and the PyTorch port where measured (same run)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    series = {}
-    for r in report["results"]:
-        if "clips_per_s" not in r or not is_default_variant(r) or r["frames"] != 16:
-            continue
-        group = f"4DS-{r['size'].upper()} b={r['batch']}"
-        if r["case"] == "encoder":
-            series.setdefault(r["backend"], {})[group] = r["clips_per_s"]
-        elif r["case"] in ("official", "torch_port"):
-            name = ("official Flax (one block less: h_{L-1})" if r["case"] == "official"
-                    else "PyTorch port")
-            series.setdefault(name, {})[group] = r["official_clips_per_s"]
-    groups = sorted({g for values in series.values() for g in values})
-    if not groups:
-        return
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / len(series)
-    for i, (name, values) in enumerate(series.items()):
-        xs = [j + i * width for j, g in enumerate(groups) if g in values]
-        ax.bar(xs, [values[g] for g in groups if g in values], width, label=name)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(groups))], groups)
-    ax.set_ylabel("clips/s (16x224x224)")
-    ax.set_yscale("log")
-    ax.set_title(f"keras4ds encoder forward, {report['machine']['cpu']}, "
-                 f"{report['machine']['cores']} cores")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    write_staged(path, lambda staged: fig.savefig(staged, dpi=100))
-    plt.close(fig)
-
-
-JAX, TORCH = ("jax",), ("torch",)
+JAX = ("jax",)
 BF16 = {"policy": "mixed_bfloat16"}
 # An MAE row's decoder size settings; unset, the MaskedAutoencoder defaults.
 DECODER_SIZE = ("decoder_width", "decoder_depth")
@@ -886,16 +557,6 @@ SUITES = {
     # None = the command-line value / every backend; rows run in this order.
     "encoder": ("4DS-B encoder forward on this CPU", "benchmarks/encoder.md",
                 [("encoder", "b", 1, 3)]),
-    "performance": ("keras4ds performance", "benchmarks/performance.md", [
-        ("encoder", "s", 1, 3), ("encoder", "b", 1, 2),
-        ("official", "s", 1, 3, None, JAX), ("official", "b", 1, 2, None, JAX),
-        ("encoder", "s", 8, 1), ("encoder", "b", 8, 1),
-        ("official", "s", 8, 1, None, JAX), ("official", "b", 8, 1, None, JAX),
-        ("torch_port", "s", 1, 3, None, TORCH), ("torch_port", "b", 1, 2, None, TORCH),
-        ("torch_port", "s", 8, 1, None, TORCH), ("torch_port", "b", 8, 1, None, TORCH),
-        ("mae", "b", 2, 1), ("mae", "b", 2, 1, None, None, {"decoder": "masked"}),
-        ("mae", "b", 2, 1, None, JAX, {"decoder": "masked", "target_ratio": 0.25}),
-        ("depth", "b", 1, 1), ("readout", "b", 1, 1)]),
     "mae_step": ("MAE train step per decoder against the full-token encoder forward",
                  "benchmarks/mae_step.md", [
         ("encoder", "s", 1, 3), ("encoder", "b", 1, 2),
@@ -918,14 +579,6 @@ SUITES = {
         ("long", "ti", 1, 1, 32, JAX), ("long", "ti", 1, 1, 128, JAX),
         ("long", "ti", 1, 1, 512, JAX)]),
 }
-
-
-def _encoder_subset(report):
-    """The 4DS-B batch-1 encoder rows of a report and the reference implementations' (what
-    benchmarks/encoder.md shows)."""
-    rows = [r for r in report["results"] if is_default_variant(r) and r["size"] == "b"
-            and r["batch"] == 1 and r["case"] in ("encoder", "official", "torch_port")]
-    return {**report, "results": rows}
 
 
 def _spec(args, case, size, batch, iters, frames=None, backends=None, options=None):
@@ -958,11 +611,6 @@ def parse_args(argv):
     p.add_argument("--readout-params", type=int, default=1024, help="depth readout width P")
     p.add_argument("--readout-heads", type=int, default=16)
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per case")
-    p.add_argument("--official-python", help="a Python that imports the official "
-                   "representations4d package (default: found automatically, e.g. "
-                   f"{DEFAULT_OFFICIAL_PYTHON})")
-    p.add_argument("--torch-port", help="a checkout of the PyTorch port "
-                   f"(default: found automatically, e.g. {DEFAULT_TORCH_PORT})")
     p.add_argument("--json", help="write the full report as JSON here (a suite: next to "
                    "its markdown by default)")
     p.add_argument("--render", help="only rewrite the markdown from this saved JSON report")
@@ -989,8 +637,7 @@ def main(argv=None):
         command = f"python tools/benchmark.py --suite {args.suite}"
     else:
         title = "keras4ds benchmark"
-        # The official Flax model runs on jax only; its case there is the comparison.
-        specs = [_spec(args, c, s, b, args.iters, backends=JAX if c == "official" else None)
+        specs = [_spec(args, c, s, b, args.iters)
                  for c in args.case for s in args.size for b in args.batch]
         json_path, md_path = args.json, args.markdown
         command = "python tools/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -1001,24 +648,12 @@ def main(argv=None):
         text = markdown(report, title, command)
         if md_path:
             write_text(md_path, text)
-        if args.suite == "performance":  # benchmarks/encoder.md and a PNG, same run
-            plot_throughput(report, os.path.splitext(md_path)[0] + ".png")
-            encoder_title, encoder_md, _ = SUITES["encoder"]
-            write_text(os.path.join(REPO, encoder_md),
-                         markdown(_encoder_subset(report), encoder_title, command))
         return text
     if args.render:  # rewrite the reports from a saved JSON report, measuring nothing
         with open(args.render) as f:
             print(write(json.load(f)))
         return 0
-    official_python = None
-    if any(spec["case"] == "official" for spec in specs):
-        official_python = find_official_python(args.official_python)
-    torch_port = None
-    if any(spec["case"] == "torch_port" for spec in specs):
-        torch_port = find_torch_port(args.torch_port)
-    report = run_all(specs, args.backend, on_update=write, timeout=args.timeout,
-                     official_python=official_python, torch_port=torch_port)
+    report = run_all(specs, args.backend, on_update=write, timeout=args.timeout)
     text = write(report)
     print(text)
     return 1 if any("error" in r for r in report["results"]) else 0
