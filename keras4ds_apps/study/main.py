@@ -6,6 +6,7 @@ import json
 import os
 
 from keras4ds_apps.backend import add_backend_argument, select_backend
+from keras4ds_apps.distribute import add_distribution_arguments, distribution_scope
 from keras4ds_apps.paths import check_output_path
 from keras4ds_apps.study.budgets import BUDGETS, TASKS, EncoderSize
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train encoder + head (at --encoder-learning-rate) instead of a "
                              "head on the frozen encoder")
     add_backend_argument(parser)
+    add_distribution_arguments(parser)
     parser.add_argument("--scene", nargs="+", metavar="KEY=VALUE",
                         help="generate_clip options of every scene, e.g. texture_scale=0.5 "
                              "(values read as JSON when they parse, else as strings)")
@@ -124,6 +126,17 @@ def budget_from_args(args):
     return budget.replace(**changes)
 
 
+def study_distribution(args, budget):
+    """The scope every stage runs in under `--distribution`; refuses a pretraining or probe
+    batch that does not split over its replicas, before any work."""
+    try:
+        for batch in dict.fromkeys((budget.pretrain_batch, budget.probe_batch)):
+            scope = distribution_scope(args.distribution, args.mesh, batch)
+    except (ValueError, NotImplementedError) as error:
+        raise SystemExit(str(error).replace("--batch", "a study batch of")) from None
+    return scope
+
+
 def main(argv=None) -> int:
     """Parse `argv` (default: sys.argv[1:]), run or resume the study, print the summary."""
     args = build_parser().parse_args(argv)
@@ -139,9 +152,11 @@ def main(argv=None) -> int:
     if len(budget.sizes) < 2:
         raise SystemExit("a study needs at least two encoder sizes")
     data = data_from_args(args)
+    scope = study_distribution(args, budget)
     from keras4ds_apps.study.runner import run_study
 
-    results = run_study(args.out, budget, budget_name=args.budget, data=data)
+    with scope:
+        results = run_study(args.out, budget, budget_name=args.budget, data=data)
     out = os.path.abspath(args.out)
     print(f"study finished in {results['timing']['total_seconds'] / 60:.1f} min: "
           f"{out}/report.md, {out}/results.json, {out}/scaling.png")

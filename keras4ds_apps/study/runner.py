@@ -80,7 +80,7 @@ def _pretrain_stage(folder, budget, size, index, videos, heldout_videos, progres
 
     # Fresh Keras names (the optimizer's variable paths, e.g. "adam_w/iteration", are
     # checked on restore and must not depend on what ran earlier in this process).
-    keras.backend.clear_session()
+    fresh_keras_session()
     encoder = encoders.initial_encoder(folder, budget, size, index)
     start = time.time()
     checkpoints = folder.pretrain_checkpoints(size.name)
@@ -166,7 +166,7 @@ def _probe_stage(folder, budget, init, size, task, train, evaluation, progress,
         return read_json(result_path)
     from keras4ds.readouts import train_probe
 
-    keras.backend.clear_session()
+    fresh_keras_session()
     encoder = encoders.load_encoder(folder, init, size)
     keep_examples = init == "mae" and size == budget.sizes[-1] and task in examples.FIGURES
     start = time.time()
@@ -206,7 +206,7 @@ def _feature_probe_stage(folder, budget, init, size, train, evaluation, feature_
         return read_json(path)
     from keras4ds.readouts import cache_features, compute_features
 
-    keras.backend.clear_session()
+    fresh_keras_session()
     encoder = encoders.load_encoder(folder, init, size)
     index = budget.readout_index(size.depth)
     fit = {k: v[:FEATURE_PROBE_CLIPS] for k, v in train.items()}
@@ -261,6 +261,31 @@ def _data_summary(data, pretrain_videos, train, evaluation) -> dict:
                               "eval": data.evaluation[task],
                               "eval_clips": clip_count(evaluation[task])}
                        for task, spec in data.probe.items()}}
+
+
+def fresh_keras_session():
+    """`keras.backend.clear_session()` that keeps the distribution in force (clearing Keras'
+    global state would drop it, and every later stage would run on one device)."""
+    current = keras.distribution.distribution()
+    keras.backend.clear_session()
+    if current is not None:
+        keras.distribution.set_distribution(current)
+
+
+def distribution_label() -> str:
+    """How this process distributes the study: a Keras distribution (JAX), a tf.distribute
+    strategy, or "none"."""
+    current = keras.distribution.distribution()
+    if current is not None:
+        mesh = current.device_mesh
+        return (f"{type(current).__name__} on a {'x'.join(map(str, mesh.shape))} mesh "
+                f"({', '.join(mesh.axis_names)})")
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        if tf.distribute.has_strategy():
+            strategy = tf.distribute.get_strategy()
+            return f"{type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas"
+    return "none"
 
 
 def run_study(out_dir: str, budget, budget_name: str = "custom", data=None) -> dict:
@@ -319,6 +344,7 @@ def run_study(out_dir: str, budget, budget_name: str = "custom", data=None) -> d
         "budget_name": budget_name,
         "budget": _jsonable(budget.to_json()),
         "backend": keras.backend.backend(),
+        "distribution": distribution_label(),
         "machine": f"{platform.machine()} with {os.cpu_count()} CPU cores visible",
         "sizes": [{"name": s.name, **s.encoder_kwargs(),
                    "parameters": size_parameters(budget, s)} for s in budget.sizes],

@@ -5,7 +5,8 @@ shardings the Orbax checkpoint saved, and whether a restore reads every array st
 into its variable's sharding."""
 import os
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
+                                                   "--xla_force_host_platform_device_count=8"]))
 os.environ["KERAS_BACKEND"] = "jax"
 
 import json  # noqa: E402

@@ -4,7 +4,8 @@ and the shardings of the trained readout's encoder weights when it is loaded bac
 the same mesh."""
 import os
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
+                                                   "--xla_force_host_platform_device_count=8"]))
 os.environ["KERAS_BACKEND"] = "jax"
 
 import json  # noqa: E402

@@ -2,7 +2,8 @@
 axis does or does not split 8 heads. Prints one RESULT JSON line."""
 import os
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
+                                                   "--xla_force_host_platform_device_count=8"]))
 os.environ["KERAS_BACKEND"] = "jax"
 
 import json  # noqa: E402

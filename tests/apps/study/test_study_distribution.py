@@ -1,0 +1,47 @@
+"""`keras4ds study --distribution`: the same study, distributed or not, on 8 fake CPU
+devices (a child process: the device count is set before JAX), and its arguments checked
+before any work."""
+import os
+
+import keras
+import pytest
+
+from keras4ds_apps.study.main import main
+from keras4ds_apps.study.runner import distribution_label, fresh_keras_session
+
+pytestmark = pytest.mark.backend_independent
+
+
+def test_a_distributed_study_gives_the_single_device_results(tmp_path, child_result):
+    child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "study_distributed_child.py")
+    runs = child_result([child, str(tmp_path)], timeout=1200)
+    assert "a study batch of 3 does not split over the 2 replicas" in runs["refused"]["error"]
+    assert not runs["refused"]["wrote"]
+    assert runs["single"]["distribution"] == "none"
+    assert runs["model"]["distribution"] == "ModelParallel on a 2x4 mesh (batch, model)"
+    assert runs["data"]["distribution"] == "DataParallel on a 8 mesh (batch)"
+    for name in ("model", "data"):  # the same numbers, to float32 rounding of a few steps
+        for size, loss in runs["single"]["pretrain"].items():
+            assert runs[name]["pretrain"][size] == pytest.approx(loss, rel=1e-4), name
+        for ours, single in zip(runs[name]["depth"], runs["single"]["depth"]):
+            for key in ("mae", "random", "trivial"):
+                assert ours[key] == pytest.approx(single[key], rel=1e-3), (name, key)
+
+
+def test_distribution_arguments_are_checked_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match="--mesh BxM goes with --distribution model"):
+        main(["--budget", "tiny", "--mesh", "2x4", "--out", str(out)])
+    with pytest.raises(SystemExit, match="--mesh must be BxM"):
+        main(["--budget", "tiny", "--distribution", "model", "--mesh", "two", "--out", str(out)])
+    assert not out.exists()
+
+
+def test_a_fresh_keras_session_keeps_the_distribution_in_force():
+    distribution = keras.distribution.DataParallel()
+    with distribution.scope():
+        fresh_keras_session()  # keras.backend.clear_session() alone drops it
+        assert keras.distribution.distribution() is distribution
+        devices = len(keras.distribution.list_devices())
+        assert distribution_label() == f"DataParallel on a {devices} mesh (batch)"
+    assert distribution_label() == "none"
