@@ -52,3 +52,14 @@ def distribution_scope(kind, mesh=None, batch_size=None):
         raise ValueError(f"--batch {batch_size} does not split over the {replicas} replicas of "
                          f"--distribution {kind}")
     return strategy.scope()
+
+
+def fresh_keras_session():
+    """`keras.backend.clear_session()` that keeps the distribution in force (clearing Keras'
+    global state would drop it, and every later stage would run on one device)."""
+    import keras
+
+    current = keras.distribution.distribution()
+    keras.backend.clear_session()
+    if current is not None:
+        keras.distribution.set_distribution(current)

@@ -19,6 +19,7 @@ from keras4ds.models import count_parameters
 from keras4ds.models.step_losses import StepLosses
 from keras4ds.readouts.batches import clip_count
 from keras4ds.utils import write_text
+from keras4ds_apps.distribute import fresh_keras_session
 from keras4ds_apps.study import clips as clip_sets
 from keras4ds_apps.study import encoders, examples, feature_probes, plots
 from keras4ds_apps.study.report import render_markdown, summarise
@@ -261,15 +262,6 @@ def _data_summary(data, pretrain_videos, train, evaluation) -> dict:
                               "eval": data.evaluation[task],
                               "eval_clips": clip_count(evaluation[task])}
                        for task, spec in data.probe.items()}}
-
-
-def fresh_keras_session():
-    """`keras.backend.clear_session()` that keeps the distribution in force (clearing Keras'
-    global state would drop it, and every later stage would run on one device)."""
-    current = keras.distribution.distribution()
-    keras.backend.clear_session()
-    if current is not None:
-        keras.distribution.set_distribution(current)
 
 
 def distribution_label() -> str:

@@ -6,8 +6,9 @@ import os
 import keras
 import pytest
 
+from keras4ds_apps.distribute import fresh_keras_session
 from keras4ds_apps.study.main import main
-from keras4ds_apps.study.runner import distribution_label, fresh_keras_session
+from keras4ds_apps.study.runner import distribution_label
 
 pytestmark = pytest.mark.backend_independent
 
