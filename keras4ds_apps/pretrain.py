@@ -110,7 +110,7 @@ def _source_batches(args, first):
     if kind == "tfds":
         from keras4ds.data.pipelines import tfds_video_dataset
 
-        return tfds_video_dataset(location, "train", *size, **common).skip(first // args.batch)
+        return tfds_video_dataset(location, "train", *size, first_element=first, **common)
     raise ValueError(f"--data must be synthetic, folder:DIR, tfrecords:PATTERN or tfds:NAME, "
                      f"got {args.data!r}")
 

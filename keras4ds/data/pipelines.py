@@ -263,6 +263,7 @@ def tfds_video_dataset(
     drop_remainder: bool = True,
     num_parallel_calls: int | None = tf.data.AUTOTUNE,
     prefetch: bool = True,
+    first_element: int = 0,
 ) -> tf.data.Dataset:
     """Clips from a TFDS dataset with a video feature (uint8 ``(T, H, W, 3)``).
 
@@ -270,17 +271,26 @@ def tfds_video_dataset(
     ``tfds.core.DatasetBuilder``. Frames are sampled as in :func:`sample_clip_tf`,
     resized with TF bilinear (antialiased) and scaled to [0, 1]. ``keep_keys`` copies other
     features through unchanged (only those whose time axis is not resampled make sense).
+    ``first_element``: the stream from element ``first_element`` (unbatched) on; the
+    earlier records are read and shuffled as before, but their frames are not decoded (how
+    a resumed run reaches its batch).
 
     Yields ``{"video": (T, H, W, 3) float32, **kept}``.
     """
     import tensorflow_datasets as tfds
 
+    if first_element < 0:
+        raise ValueError(f"first_element must be >= 0; got {first_element}")
     if isinstance(name_or_builder, str):
         builder = tfds.builder(name_or_builder, data_dir=data_dir)
     else:
         builder = name_or_builder
+    video_feature = builder.info.features[video_key]
     read_config = tfds.ReadConfig(shuffle_seed=seed)
-    ds = builder.as_dataset(split=split, shuffle_files=shuffle, read_config=read_config)
+    # The frames stay encoded through shuffle and skip; `_map` decodes only the sampled
+    # frames of the elements kept.
+    ds = builder.as_dataset(split=split, shuffle_files=shuffle, read_config=read_config,
+                            decoders={video_key: tfds.decode.SkipDecoding()})
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -288,10 +298,10 @@ def tfds_video_dataset(
     keep = tuple(keep_keys)
 
     def _map(example, element_seed):
-        video = example[video_key]
-        idx = sample_clip_tf(tf.shape(video)[0], num_frames, stride, start,
+        frames = example[video_key]  # (T_video,) encoded frames
+        idx = sample_clip_tf(tf.shape(frames)[0], num_frames, stride, start,
                              seed=tf.stack([tf.constant(seed, tf.int64), element_seed]))
-        clip = tf.gather(video, idx)
+        clip = video_feature.decode_example(tf.gather(frames, idx))  # only the clip's frames
         clip = tf.cast(clip, tf.float32) / 255.0
         clip = resize_clip_tf(clip, height, width, mode)
         clip = tf.clip_by_value(clip, 0.0, 1.0)
@@ -299,6 +309,6 @@ def tfds_video_dataset(
         out.update({k: example[k] for k in keep})
         return out
 
-    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed))
+    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed)).skip(first_element)
     ds = ds.map(_map, num_parallel_calls=num_parallel_calls, deterministic=True)
     return finish(ds, batch_size, drop_remainder, prefetch)

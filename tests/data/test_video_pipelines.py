@@ -200,3 +200,37 @@ def test_tfds_input(tmp_path):
     for x, y in zip(a, b):
         assert x["seed"] == y["seed"]
         np.testing.assert_array_equal(x["video"], y["video"])
+
+
+def test_a_tfds_stream_starts_at_an_element_without_decoding_those_before(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    from keras4ds.data import tfds_synthetic as ts
+
+    config = ts.Synthetic4DConfig(name="resume", num_frames=6, height=16, width=16,
+                                  num_train=5, num_validation=1, options={"num_tracks": 4})
+    builder = ts.Keras4dsSynthetic4d(data_dir=str(tmp_path), config=config)
+    builder.download_and_prepare()
+    feature, decoded = builder.info.features["video"], []
+    original = feature.decode_example
+
+    def counted(frames):
+        """The feature's decoding, with every decoded frame counted as it runs."""
+        count = tf.numpy_function(lambda n: decoded.append(int(n)) or n, [tf.size(frames)],
+                                  tf.int32, stateful=True)
+        with tf.control_dependencies([count]):
+            return original(tf.identity(frames))
+
+    feature.decode_example = counted
+    kw = dict(num_frames=3, height=8, width=12, stride=2, start="random", seed=2,
+              keep_keys=["seed"], repeat=True, num_parallel_calls=None, prefetch=False)
+    whole = list(pipelines.tfds_video_dataset(builder, "train", **kw).take(9)
+                 .as_numpy_iterator())
+    decoded.clear()
+    later = list(pipelines.tfds_video_dataset(builder, "train", first_element=6, **kw).take(3)
+                 .as_numpy_iterator())
+    assert decoded == [3, 3, 3]  # the clip's 3 frames of each kept element, nothing before
+    assert [int(x["seed"]) for x in later] == [int(x["seed"]) for x in whole[6:]]
+    for a, b in zip(later, whole[6:]):
+        np.testing.assert_array_equal(a["video"], b["video"])
+    with pytest.raises(ValueError, match="first_element must be >= 0"):
+        pipelines.tfds_video_dataset(builder, "train", first_element=-1, **kw)
