@@ -58,6 +58,8 @@ def parse_args(argv=None):
     p.add_argument("--remat", action="store_true",
                    help="rematerialise encoder blocks in the backward pass (less memory, ~1 more forward)")
     p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--async-checkpoints", action="store_true",
+                   help="write checkpoints in the background while training goes on")
     p.add_argument("--augment", action="store_true",
                    help="random crop, flip and colour jitter of every clip (seeded)")
     p.add_argument("--tensorboard-every", type=int, default=10,
@@ -184,6 +186,7 @@ def _train(args):
                        clipnorm=args.clipnorm or None,
                        checkpoint_dir=os.path.join(os.path.abspath(args.out), "checkpoints"),
                        checkpoint_every=args.checkpoint_every, resume=args.resume,
+                       async_checkpoints=args.async_checkpoints,
                        data_settings={"source": args.data, "seed": args.seed, "augment": args.augment,
                                       "frames": args.frames, "image_size": args.image_size},
                        csv_path=os.path.join(args.out, "metrics.csv"),

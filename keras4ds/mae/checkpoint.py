@@ -11,6 +11,12 @@ On JAX the arrays are saved as the `jax.Array`s they are, each in its sharding: 
 process writes its own shards, nothing is gathered to one host, and a restore given the
 model reads each array straight into its variable's sharding. Other backends save host
 arrays.
+
+With `asynchronous=True` a save returns once the values are copied off the training
+state (device arrays to host memory); Orbax writes them in a background thread while
+training goes on, and the step folder appears, renamed whole, when it is complete. The
+next save, any read and `close` first wait for a write in flight; a failed write raises
+there.
 """
 import os
 import re
@@ -81,24 +87,32 @@ def _first_line(error):
 
 class TrainingCheckpointer:
     """Save / restore the full training state of `model` and its built `optimizer`.
-    `settings` (JSON-able) are saved with every step; `read_latest` returns them."""
+    `settings` (JSON-able) are saved with every step; `read_latest` returns them.
+    `asynchronous`: write in the background (see the module docstring)."""
 
-    def __init__(self, directory, max_to_keep=2, settings=None):
+    def __init__(self, directory, max_to_keep=2, settings=None, asynchronous=False):
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
         self.directory = os.path.abspath(os.fspath(directory))
-        self.settings = settings
+        self.settings, self.asynchronous = settings, bool(asynchronous)
         self.manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(
-                max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True))
+                max_to_keep=max_to_keep, enable_async_checkpointing=self.asynchronous,
+                create=True))
 
     def step_path(self, step):
         return os.path.join(self.directory, str(step))
 
     def steps(self):
-        """All step folders Orbax sees, complete or not, oldest first."""
+        """All step folders Orbax sees, complete or not, oldest first (after any write in
+        flight)."""
+        self.wait()
         return sorted(self.manager.all_steps())
+
+    def wait(self):
+        """Block until a background write is complete (raises if it failed)."""
+        self.manager.wait_until_finished()
 
     def latest_step(self):
         """Newest step that reads back complete, or None."""
@@ -113,7 +127,8 @@ class TrainingCheckpointer:
         meta["settings"] = self.settings
         self.manager.save(step, args=self._ocp.args.Composite(
             state=self._ocp.args.StandardSave(arrays), meta=self._ocp.args.JsonSave(meta)))
-        self.manager.wait_until_finished()
+        if not self.asynchronous:
+            self.wait()
 
     def read_latest(self, model=None, optimizer=None, check_meta=None):
         """The newest complete checkpoint as `(step, contents)`, or None if there is none.
@@ -125,6 +140,7 @@ class TrainingCheckpointer:
         Half-written checkpoints are skipped with a warning (newer step folders that fail
         to read are removed, so that training saves those steps again). A folder that holds
         no checkpoint, or only unreadable ones, is a ValueError."""
+        self.wait()
         self._check_is_checkpoint_folder()
         for name in self._temporary_folders():
             warnings.warn(f"skipping half-written checkpoint {os.path.join(self.directory, name)}: "
@@ -157,6 +173,8 @@ class TrainingCheckpointer:
                 variable.assign(values[f"{i:05d}"])
 
     def close(self):
+        """Finish a write in flight and release Orbax's threads."""
+        self.wait()
         self.manager.close()
 
     def _check_meta(self, step, meta, groups):

@@ -218,7 +218,8 @@ def _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings):
 def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_ratio=0.95,
              learning_rate=1.5e-4, warmup_steps=None, weight_decay=0.05, clipnorm=1.0,
              checkpoint_dir=None, checkpoint_every=100, keep_checkpoints=2, resume=False,
-             allow_changed_settings=False, data_settings=None, seed=0, callbacks=(), verbose=1,
+             async_checkpoints=False, allow_changed_settings=False, data_settings=None, seed=0,
+             callbacks=(), verbose=1,
              csv_path=None, tensorboard_dir=None, tensorboard_every=10, **mae_kwargs):
     """Pretrain `encoder` (in place) as an MAE for `steps` optimizer steps.
 
@@ -238,7 +239,9 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     recorded with the settings (as "data.source", ...) and checked on resume alike.
     `allow_changed_settings`: True, or the names of the settings allowed to differ (e.g.
     `["learning_rate"]`, or "encoder" for all of `encoder.*`).
-    Without `resume`, `checkpoint_dir` must hold no checkpoint.
+    Without `resume`, `checkpoint_dir` must hold no checkpoint. `async_checkpoints`: each
+    save returns once the state is copied to host memory and is written in the background
+    (`TrainingCheckpointer(asynchronous=True)`); the last one is complete when this returns.
     `csv_path`: per-step losses are appended there (rows after the resumed step may repeat
     lines of a killed run; the last line for a step is the one that counts).
     `tensorboard_dir`: the loss every `tensorboard_every` steps as TensorBoard scalars
@@ -260,7 +263,8 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
         dataset = dataset if callable(dataset) else first
         settings = run_settings(mae, batch_size, steps, learning_rate, warmup_steps,
                                 weight_decay, clipnorm, data_settings)
-        checkpointer = TrainingCheckpointer(checkpoint_dir, keep_checkpoints, settings)
+        checkpointer = TrainingCheckpointer(checkpoint_dir, keep_checkpoints, settings,
+                                            asynchronous=async_checkpoints)
     start_step = _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings)
     if tensorboard_every < 1:
         raise ValueError(f"tensorboard_every must be >= 1; got {tensorboard_every}")

@@ -1,5 +1,6 @@
 """Child process (8 fake CPU devices, JAX): the MAE runner under `--distribution model --mesh
-2x4`, killed-and-resumed (2 steps, then --resume to 4) against 4 steps in one go. Prints
+2x4`, killed-and-resumed (2 steps, then --resume to 4; checkpoints written in the
+background) against 4 steps in one go (written synchronously). Prints
 one RESULT JSON line: the largest weight difference, the encoder's sharded weights, the
 shardings the Orbax checkpoint saved, and whether a restore reads every array straight
 into its variable's sharding."""
@@ -15,22 +16,23 @@ import sys  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def arguments(out, steps, resume=False):
+def arguments(out, steps, resume=False, asynchronous=False):
     return ["--out", out, "--width", "32", "--depth", "1", "--mlp-dim", "64", "--heads", "4",
             "--frames", "4", "--image-size", "16", "--patch", "2", "4", "4", "--mask-ratio", "0.75",
             "--decoder-width", "16", "--decoder-depth", "1", "--decoder-heads", "4", "--batch", "4",
             "--checkpoint-every", "2", "--lr", "1e-3", "--steps", str(steps), "--seed", "2",
-            "--distribution", "model", "--mesh", "2x4"] + (["--resume"] if resume else [])
+            "--distribution", "model", "--mesh", "2x4"] + (["--resume"] if resume else []) + (
+                ["--async-checkpoints"] if asynchronous else [])
 
 
-def run(out, steps, resume=False):
+def run(out, steps, resume=False, asynchronous=False):
     import keras
 
     from keras4ds.checkpoints import load_preset
     from keras4ds_apps import pretrain
 
     keras.backend.clear_session()
-    history = pretrain.main(arguments(out, steps, resume))
+    history = pretrain.main(arguments(out, steps, resume, asynchronous))
     sharded = sorted(v.path for v in load_preset(os.path.join(out, "encoder_preset")).weights)
     return history, sharded
 
@@ -78,8 +80,8 @@ def main(folder):
 
     from keras4ds.checkpoints import load_preset
 
-    run(os.path.join(folder, "split"), 2)
-    resumed, _ = run(os.path.join(folder, "split"), 4, resume=True)
+    run(os.path.join(folder, "split"), 2, asynchronous=True)
+    resumed, _ = run(os.path.join(folder, "split"), 4, resume=True, asynchronous=True)
     whole, _ = run(os.path.join(folder, "whole"), 4)
     a, b = (load_preset(os.path.join(folder, name, "encoder_preset")) for name in ("split", "whole"))
     difference = max(float(np.abs(keras.ops.convert_to_numpy(x) - keras.ops.convert_to_numpy(y)).max())

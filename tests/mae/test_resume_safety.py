@@ -260,3 +260,16 @@ def test_fresh_run_into_a_folder_with_checkpoints_is_refused(run, tmp_path):
     with pytest.raises(ValueError, match=rf"checkpoint_dir {re.escape(str(folder))} already "
                                          r"holds checkpoints \(steps \[3, 6\]\); pass resume=True"):
         pretrain(mae.encoder, _videos(), STEPS, mae=mae, checkpoint_dir=folder, verbose=0, **RUN)
+
+
+def test_checkpoints_written_in_the_background_hold_the_state_of_their_step(run, tmp_path):
+    folder = tmp_path / "checkpoints"
+    mae = _model()
+    pretrain(mae.encoder, _videos(), STEPS, mae=mae, checkpoint_dir=folder,
+             checkpoint_every=EVERY, async_checkpoints=True, verbose=0, **RUN)
+    assert sorted(os.listdir(folder)) == ["3", "6"]  # both complete when pretrain returns
+    _assert_same(_numpy(mae), run["final"])
+    shutil.rmtree(folder / "6")  # step 3 was written while steps 4-6 trained
+    step, weights = _resumed_state(folder)
+    assert step == EVERY
+    _assert_same(weights, run["step3"])
