@@ -198,9 +198,11 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
       dict: "metrics" and "baseline" (the task's metrics of the probe and of the trivial
       answer on eval_clips), "pixel_decoder_r2" (template points head: its decoder's R^2
       on the training tokens), "loss_history" (mean training loss over each of `num_logs`
-      equal chunks of the steps) with "loss_steps" (the step each chunk ends at), "train_seconds",
-      "task", "frozen", "readout_index", "steps", "hand_made_paths" (`Probe.hand_made_paths`:
-      empty for a head that reads features only); with `test_clips` also "test_clips" and
+      equal chunks of the steps) with "loss_steps" (the step each chunk ends at),
+      "train_seconds", "step_seconds" (median seconds of a train step after the first,
+      which compiles; None below 2 steps), "task", "frozen", "readout_index", "steps",
+      "hand_made_paths" (`Probe.hand_made_paths`: empty for a head that reads features
+      only); with `test_clips` also "test_clips" and
       "multi_clip_metrics" ("top1", "top5" as in "metrics"); with `return_probe` also
       "probe", "eval_inputs", "eval_targets" (numpy dicts, eval videos cut to their first
       window) and "predictions" on them, and with `test_clips` "multi_clip_scores" `(B, C)`.
@@ -272,7 +274,7 @@ def train_probe(task, encoder, train_clips, eval_clips, steps, batch_size, learn
         "baseline": task_metrics(task, eval_x, eval_y, baseline),
         "loss_history": [float(c.mean()) for c in chunks if len(c)],
         "loss_steps": [int(v) for v in np.cumsum([len(c) for c in chunks]) if v],
-        "train_seconds": train_seconds, **extra,
+        "train_seconds": train_seconds, "step_seconds": step_losses.step_seconds(), **extra,
     }
     if test_clips is not None:
         scores = _multi_clip_scores(probe, eval_windows, feature_cache, batch_size, verbose)
