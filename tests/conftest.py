@@ -3,6 +3,7 @@ path (the tools' modules import each other by name, as under `python tools/X.py`
 faster XLA compiles: one JAX compilation cache for the session, LLVM optimisation level 0."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,9 +49,11 @@ SLOW_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_test
 
 
 def _slow_test_ids():
-    """The node ids listed in slow_tests.txt (each line: seconds, node id)."""
+    """The node ids listed in slow_tests.txt (each line: seconds, node id, optionally a
+    note in parentheses; a node id's parameters may hold spaces)."""
     with open(SLOW_TESTS) as f:
-        return {line.split()[1] for line in f if line.strip() and not line.startswith("#")}
+        return {re.sub(r" \([^()]*\)$", "", line.split(None, 1)[1].strip())
+                for line in f if line.strip() and not line.startswith("#")}
 
 
 def pytest_collection_modifyitems(config, items):
