@@ -55,11 +55,35 @@ def distribution_scope(kind, mesh=None, batch_size=None):
 
 
 def fresh_keras_session():
-    """`keras.backend.clear_session()` that keeps the distribution in force (clearing Keras'
-    global state would drop it, and every later stage would run on one device)."""
+    """`keras.backend.clear_session()` that keeps the distribution in force: a Keras
+    distribution (JAX), or a tf.distribute strategy's scope (TensorFlow). Clearing alone
+    drops either, and every later stage would run on one device: Keras' global
+    distribution is reset, and on TensorFlow the default graph, which holds the entered
+    strategy scopes and their variable creators, is replaced."""
     import keras
 
     current = keras.distribution.distribution()
-    keras.backend.clear_session()
+    if _in_tensorflow_strategy():
+        from unittest import mock
+
+        import tensorflow as tf
+
+        # Keras' names and state are cleared; the graph holding the scope is kept (eager
+        # execution has nothing else in it to free).
+        with mock.patch.object(tf.compat.v1, "reset_default_graph", lambda: None):
+            keras.backend.clear_session()
+    else:
+        keras.backend.clear_session()
     if current is not None:
         keras.distribution.set_distribution(current)
+
+
+def _in_tensorflow_strategy():
+    """Whether this process runs TensorFlow inside a tf.distribute strategy's scope."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()

@@ -4,7 +4,7 @@
 
 Pretrains one encoder (MLP 4x width) at the study's shapes (16 x 64 x 64 clips, tubelets
 (2, 8, 8)) on the study's 256 pretraining scenes (seeds 0..255) with the study's batch order
-(`video_batches`), then scores the held-out loss on the study's 32 evaluation scenes (seeds
+(`VideoBatches`), then scores the held-out loss on the study's 32 evaluation scenes (seeds
 2,000,000..2,000,031) with fixed masks (mask seed 777), the same for every run. Clips are
 cached as .npy in --out; one JSON line per run is appended to --out/results.jsonl.
 """
@@ -57,7 +57,7 @@ def main(args):
     from keras4ds.mae import MaskedAutoencoder, pretrain
     from keras4ds.mae.evaluate import heldout_loss
     from keras4ds.models import FourDSEncoder
-    from keras4ds_apps.study.runner import video_batches
+    from keras4ds_apps.study.runner import VideoBatches
 
     os.makedirs(args.out, exist_ok=True)
     train = cached_videos(args, f"train{args.clips}", range(args.clips))
@@ -70,7 +70,7 @@ def main(args):
                             mask_ratio=args.mask, decoder_width=args.dw, decoder_depth=args.dd,
                             decoder_heads=args.dh, norm_pix_loss=not args.raw, seed=args.seed)
     start = time.time()
-    history = pretrain(encoder, video_batches(train, args.batch, args.seed), args.steps, mae=mae,
+    history = pretrain(encoder, VideoBatches(train, args.batch, args.seed), args.steps, mae=mae,
                        learning_rate=args.lr, warmup_steps=args.warmup, verbose=0)
     seconds = time.time() - start
     loss, baseline = heldout_loss(mae, held_out)

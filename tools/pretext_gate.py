@@ -96,7 +96,7 @@ def main(argv=None):
     from keras4ds_apps.study import encoders
     from keras4ds_apps.study.budgets import BUDGETS, EncoderSize
     from keras4ds_apps.study.main import _scene_options
-    from keras4ds_apps.study.runner import video_batches
+    from keras4ds_apps.study.runner import VideoBatches
 
     scene = _scene_options(args.scene)
     budget = BUDGETS["default"].replace(scene_options=scene)
@@ -117,7 +117,7 @@ def main(argv=None):
                             decoder_heads=4, tube_masking=args.tube_masking,
                             norm_pix_loss=not args.raw_pixels, seed=args.seed)
     start = time.time()
-    history = pretrain(encoder, video_batches(videos, args.batch, args.seed), args.steps, mae=mae,
+    history = pretrain(encoder, VideoBatches(videos, args.batch, args.seed), args.steps, mae=mae,
                        learning_rate=args.learning_rate, verbose=0)
     seconds = time.time() - start
     loss, mean = heldout_loss(mae, held_out["video"])

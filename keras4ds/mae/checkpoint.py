@@ -61,10 +61,15 @@ def _mismatch(group, saved, current):
 
 
 def _saved_value(variable):
-    """What is saved of `variable`: its jax.Array as it is (sharded) on JAX, else numpy."""
+    """What is saved of `variable`: its jax.Array as it is (sharded) on JAX, else a numpy
+    copy."""
     if keras.backend.backend() == "jax":
         return variable.value
-    return np.asarray(keras.ops.convert_to_numpy(variable.value))
+    # A copy: torch's numpy view shares the tensor's memory, which training overwrites in
+    # place while a background write may still read it. The variable itself, not its
+    # `.value`, converts under a tf.distribute strategy (a mirrored int64 step counter's
+    # value does not).
+    return np.array(keras.ops.convert_to_numpy(variable), copy=True)
 
 
 def _restore_targets(groups):

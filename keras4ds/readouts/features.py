@@ -56,7 +56,7 @@ def encoder_features(encoder, video, indices, frozen):
 
 
 class _FeatureModel(keras.Model):
-    """The selected states as a Keras model, so `predict_on_batch` compiles it on every backend."""
+    """The selected states as a Keras model, so `predict` compiles it on every backend."""
 
     def __init__(self, encoder, indices):
         super().__init__(name="feature_model")
@@ -82,7 +82,10 @@ def compute_features(encoder, videos, readout_index=None, batch_size=8, progress
     encoder.check_inputs(videos)
     model = _FeatureModel(encoder, indices)
     starts = tqdm(range(0, len(videos), batch_size), desc=desc, unit="batch", disable=not progress)
-    return np.concatenate([np.asarray(model.predict_on_batch(videos[s:s + batch_size]), np.float32)
+    # `predict`, not `predict_on_batch`: under a tf.distribute MirroredStrategy (Keras
+    # 3.15) the latter returns every row once per replica.
+    return np.concatenate([np.asarray(model.predict(videos[s:s + batch_size],
+                                                    batch_size=batch_size, verbose=0), np.float32)
                            for s in starts])
 
 

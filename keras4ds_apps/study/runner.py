@@ -55,18 +55,25 @@ def _jsonable(data):
     return json.loads(json.dumps(data))
 
 
-def video_batches(videos, batch_size: int, seed: int):
-    """Endless deterministic 1-tuples `(video (B, T, H, W, 3),)` of `videos` (new permutation per
-    epoch); batch k is always the same, so resumed pretraining replays the same data."""
-    rng = np.random.default_rng(seed)
-    per_epoch = len(videos) // batch_size
-    if per_epoch < 1:
-        raise ValueError(f"need at least batch_size={batch_size} pretraining clips, "
-                         f"got {len(videos)}")
-    while True:
-        order = rng.permutation(len(videos))
-        for k in range(per_epoch):
-            yield (videos[np.sort(order[k * batch_size:(k + 1) * batch_size])],)
+class VideoBatches:
+    """Endless deterministic 1-tuples `(video (B, T, H, W, 3),)` of `videos` (new permutation
+    per epoch); batch k is always the same, so resumed pretraining replays the same data.
+    Each iteration starts again from batch 0, so a tf.distribute strategy (which reads the
+    data once before training) and the run itself see the same batches."""
+
+    def __init__(self, videos, batch_size: int, seed: int):
+        if len(videos) // batch_size < 1:
+            raise ValueError(f"need at least batch_size={batch_size} pretraining clips, "
+                             f"got {len(videos)}")
+        self.videos, self.batch_size, self.seed = videos, batch_size, seed
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        per_epoch = len(self.videos) // self.batch_size
+        while True:
+            order = rng.permutation(len(self.videos))
+            for k in range(per_epoch):
+                yield (self.videos[np.sort(order[k * self.batch_size:(k + 1) * self.batch_size])],)
 
 
 def _pretrain_stage(folder, budget, size, index, videos, heldout_videos, progress) -> dict:
@@ -94,7 +101,7 @@ def _pretrain_stage(folder, budget, size, index, videos, heldout_videos, progres
                             decoder_depth=budget.decoder_depth, decoder_heads=budget.decoder_heads,
                             norm_pix_loss=budget.mae_targets == "normalized")
     pretrain(
-        encoder, video_batches(videos, budget.pretrain_batch, budget.seed + index),
+        encoder, VideoBatches(videos, budget.pretrain_batch, budget.seed + index),
         budget.pretrain_steps, mae=mae, learning_rate=budget.pretrain_learning_rate,
         checkpoint_dir=checkpoints, checkpoint_every=every, resume=True,
         data_settings={"clips": len(videos), "order_seed": budget.seed + index,
