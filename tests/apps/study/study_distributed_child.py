@@ -16,8 +16,23 @@ SMALL = ["--budget", "tiny", "--tasks", "depth", "--sizes", "w16:16:1:4", "w32:3
          "--probe-batch", "8", "--eval-clips", "8"]
 
 
-def main(folder):
+def run_small_study(out, flags):
+    """The SMALL study with `flags` in `out`: its depth rows, held-out MAE losses and
+    distribution."""
     import keras
+
+    from keras4ds_apps.study.main import main as study
+
+    keras.backend.clear_session()
+    study([*SMALL, *flags, "--out", out])
+    with open(os.path.join(out, "results.json")) as f:
+        saved = json.load(f)
+    return {"depth": saved["summary"]["depth"]["rows"],
+            "pretrain": {size: r["heldout_loss"] for size, r in saved["pretrain"].items()},
+            "distribution": saved["distribution"]}
+
+
+def main(folder):
 
     from keras4ds_apps.study.main import main as study
 
@@ -30,14 +45,7 @@ def main(folder):
                            "wrote": os.path.exists(os.path.join(folder, "refused"))}
     for name, flags in (("single", []), ("model", ["--distribution", "model", "--mesh", "2x4"]),
                         ("data", ["--distribution", "data"])):
-        keras.backend.clear_session()
-        out = os.path.join(folder, name)
-        study([*SMALL, *flags, "--out", out])
-        with open(os.path.join(out, "results.json")) as f:
-            saved = json.load(f)
-        runs[name] = {"depth": saved["summary"]["depth"]["rows"],
-                      "pretrain": {size: r["heldout_loss"] for size, r in saved["pretrain"].items()},
-                      "distribution": saved["distribution"]}
+        runs[name] = run_small_study(os.path.join(folder, name), flags)
     print("RESULT " + json.dumps(runs))
 
 

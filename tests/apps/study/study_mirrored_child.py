@@ -14,24 +14,12 @@ tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from study_distributed_child import SMALL  # noqa: E402
+from study_distributed_child import run_small_study  # noqa: E402
 
 
 def main(folder):
-    import keras
-
-    from keras4ds_apps.study.main import main as study
-
-    runs = {}
-    for name, flags in (("single", []), ("mirrored", ["--distribution", "mirrored"])):
-        keras.backend.clear_session()
-        out = os.path.join(folder, name)
-        study([*SMALL, *flags, "--out", out])
-        with open(os.path.join(out, "results.json")) as f:
-            saved = json.load(f)
-        runs[name] = {"depth": saved["summary"]["depth"]["rows"],
-                      "pretrain": {size: r["heldout_loss"] for size, r in saved["pretrain"].items()},
-                      "distribution": saved["distribution"]}
+    runs = {name: run_small_study(os.path.join(folder, name), flags)
+            for name, flags in (("single", []), ("mirrored", ["--distribution", "mirrored"]))}
     print("RESULT " + json.dumps(runs))
 
 
