@@ -57,3 +57,23 @@ def replica_share(loss):
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss if replicas == 1 else loss * (1.0 / replicas)
+
+
+def replica_rows(draw, batch_size):
+    """`draw(rows)` (a function returning a `(rows, ...)` tensor) for this replica's
+    `batch_size` rows of the global batch. Under a `tf.distribute` strategy with R replicas
+    in sync it draws all `R * batch_size` rows and keeps replica r's, rows `r * batch_size`
+    to `(r + 1) * batch_size`: the strategy splits a global batch in order, so every row
+    gets the number one device would draw for it (drawing `batch_size` rows on each replica
+    from the shared seed state would give every replica the same numbers). Otherwise
+    `draw(batch_size)`."""
+    if keras.backend.backend() != "tensorflow":
+        return draw(batch_size)
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if context is None or replicas == 1:
+        return draw(batch_size)
+    start = tf.cast(context.replica_id_in_sync_group, "int32") * batch_size
+    return tf.gather(draw(replicas * batch_size), tf.range(start, start + batch_size))

@@ -3,7 +3,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras4ds.distribution.strategies import replica_share
+from keras4ds.distribution.strategies import replica_rows, replica_share
 from keras4ds.mae.decoders import CrossAttentionDecoder, TransformerDecoder
 from keras4ds.mae.masking import check_mask, num_masked, random_mask, token_order
 from keras4ds.models.patches import gather_tokens, patchify, unpatchify
@@ -95,15 +95,17 @@ class MaskedAutoencoder(keras.Model):
     def _order(self, batch_size, mask):
         """Token permutation `(B, N)`: visible first, then masked in random order."""
         t, h, w = self.grid
+        tube = self.tube_masking and mask is None
+        shape = (1, h * w) if tube else (self.num_tokens,)
+        # Under a tf.distribute strategy each replica keeps its own rows of a global draw.
+        noise = replica_rows(lambda rows: keras.random.uniform((rows, *shape),
+                                                               seed=self.seed_generator),
+                             batch_size)
+        if tube:
+            noise = ops.reshape(ops.tile(noise, (1, t, 1)), (batch_size, self.num_tokens))
         if mask is not None:
             mask = check_mask(mask, self.num_tokens, self.grid, self.num_masked)
-            noise = keras.random.uniform((batch_size, self.num_tokens), seed=self.seed_generator)
             return token_order(noise, mask)
-        if self.tube_masking:
-            noise = keras.random.uniform((batch_size, 1, h * w), seed=self.seed_generator)
-            noise = ops.reshape(ops.tile(noise, (1, t, 1)), (batch_size, self.num_tokens))
-        else:
-            noise = keras.random.uniform((batch_size, self.num_tokens), seed=self.seed_generator)
         return token_order(noise)
 
     def targets(self, video):

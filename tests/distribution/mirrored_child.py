@@ -81,15 +81,18 @@ def pretrain_runs(start, strategy):
         mae = build(start)
         return pretrain(mae.encoder, data, 3, mae=mae, clipnorm=None, verbose=0)["loss"]
 
-    single = run(batches)
+    # Without a mask the model draws one per row from its seed state in the step.
+    unmasked = [{"video": b["video"]} for b in batches]
+    single, single_drawn = run(batches), run(unmasked)
     with strategy.scope():
-        mirrored = run(batches)
+        mirrored, mirrored_drawn = run(batches), run(unmasked)
         try:
             run(iter(batches))
             error = None
         except ValueError as e:
             error = str(e)
-    return {"single": single, "mirrored": mirrored, "one_shot_error": error}
+    return {"single": single, "mirrored": mirrored, "one_shot_error": error,
+            "single_drawn_masks": single_drawn, "mirrored_drawn_masks": mirrored_drawn}
 
 
 if __name__ == "__main__":

@@ -35,6 +35,15 @@ def test_mirrored_pretrain_reads_every_batch_of_a_list(mirrored):
     assert "one-shot iterator" in runs["one_shot_error"]
 
 
+@pytest.mark.backend_independent
+def test_mirrored_replicas_draw_the_masks_one_device_draws(mirrored):
+    # Each replica keeps its rows of one global draw; drawing its own rows from the shared
+    # seed state would give both halves of a batch the same masks, and other losses.
+    runs = mirrored["pretrain"]
+    assert len(set(runs["single_drawn_masks"])) == 3
+    assert runs["mirrored_drawn_masks"] == pytest.approx(runs["single_drawn_masks"], rel=1e-5)
+
+
 @pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="checks the non-TF error")
 def test_mirrored_strategy_off_tensorflow_is_a_clear_error():
     from keras4ds.distribution import mirrored_strategy
