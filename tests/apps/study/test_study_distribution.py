@@ -36,14 +36,15 @@ def test_a_mirrored_study_gives_the_single_device_results(tmp_path, child_result
     runs = child_result([child, str(tmp_path)], timeout=1200)
     assert runs["single"]["distribution"] == "none"
     assert runs["mirrored"]["distribution"] == "MirroredStrategy over 2 replicas"
-    # Probes on the same random init agree closely; pretraining under the strategy drifts
-    # further (measured 2026-12-07: held-out losses rel 1e-3, MAE rows rel 3e-3).
+    # The replicas draw the masks one device draws, so pretraining gives the same held-out
+    # losses (measured 2026-12-07: equal to the last bit; rel 1e-3 apart when each replica
+    # drew its own copy of the masks); the probes agree to the strategy's rounding (1e-4).
     for ours, single in zip(runs["mirrored"]["depth"], runs["single"]["depth"]):
         assert ours["random"] == pytest.approx(single["random"], rel=1e-3)
         assert ours["trivial"] == pytest.approx(single["trivial"], rel=1e-6)
-        assert ours["mae"] == pytest.approx(single["mae"], rel=1e-2)
+        assert ours["mae"] == pytest.approx(single["mae"], rel=1e-3)
     for size, loss in runs["single"]["pretrain"].items():
-        assert runs["mirrored"]["pretrain"][size] == pytest.approx(loss, rel=5e-3)
+        assert runs["mirrored"]["pretrain"][size] == pytest.approx(loss, rel=1e-5)
 
 
 def test_distribution_arguments_are_checked_before_any_work(tmp_path):
