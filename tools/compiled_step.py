@@ -8,7 +8,11 @@ lowered with those shardings and a batch split over the "batch" axis, and compil
 for the mesh. On CPU the mesh is fake devices: set
 `XLA_FLAGS=--xla_force_host_platform_device_count=N` (and, for the memory-minimising
 schedule GPU/TPU compilers aim for, `--xla_cpu_enable_concurrency_optimized_scheduler=false`)
-before JAX starts; `tools/plan.py --compile` does.
+before JAX starts; `tools/plan.py --compile` does. XLA's CPU scheduler computes the
+rematerialised forward of every block long before the backward pass needs it, so a CPU
+compile shows no saving from remat (benchmarks/scale.md). The TPU compiler does not: with
+libtpu installed, `tpu_devices("v5p:8x8x4")` gives a TPU slice's chips as compile-only
+devices, and the same step is compiled for them on this machine (`plan.py --tpu`).
 """
 import re
 import time
@@ -78,6 +82,20 @@ def count_collectives(hlo_text, mesh_ids, axis_names):
     return counts
 
 
+def tpu_devices(topology):
+    """The chips of a TPU slice `topology` (e.g. "v5p:8x8x4", 256 chips) as compile-only
+    devices: `compile_train_step(..., devices=tpu_devices(...))` compiles with the TPU
+    compiler itself, on a machine without a TPU. Needs the libtpu wheel
+    (`pip install "jax[tpu]"`); one process at a time holds libtpu's lock file."""
+    from jax.experimental import topologies
+
+    try:
+        return list(topologies.get_topology_desc(platform="tpu", topology_name=topology).devices)
+    except Exception as error:  # no libtpu, an unknown topology, a held lock file
+        raise RuntimeError(f"cannot make the TPU topology {topology!r} ({error}); a TPU "
+                           f"compile needs libtpu: pip install 'jax[tpu]'") from error
+
+
 def _optimizer_layouts(optimizer, trainable, distribution):
     """The TensorLayout of each optimizer variable: its weight's for the moments (their
     paths embed the weight's), replicated for the step counter and learning rate."""
@@ -91,9 +109,10 @@ def _optimizer_layouts(optimizer, trainable, distribution):
 
 def compile_train_step(size, mesh, batch, frames=16, image_size=224, mask_ratio=0.95,
                        decoder="standard", decoder_width=512, decoder_depth=4, decoder_heads=None,
-                       remat=False, mixed_bfloat16=False):
-    """Compile the MAE train step of 4DS-`size` on a `mesh` (batch, model) of the visible
-    devices for a global `batch` of `(frames, image_size, image_size, 3)` clips.
+                       remat=False, mixed_bfloat16=False, devices=None):
+    """Compile the MAE train step of 4DS-`size` on a `mesh` (batch, model) of `devices`
+    (default: the visible ones; or `tpu_devices(topology)`) for a global `batch` of
+    `(frames, image_size, image_size, 3)` clips.
 
     Returns per-device bytes `{"argument", "output", "alias", "temp", "total"}` (total =
     argument + output - alias + temp: what the step holds at its peak), `collectives`
@@ -109,9 +128,10 @@ def compile_train_step(size, mesh, batch, frames=16, image_size=224, mask_ratio=
 
     if keras.backend.backend() != "jax":
         raise NotImplementedError("compile_train_step needs the JAX backend")
-    if mesh[0] * mesh[1] != len(jax.devices()):
+    devices = list(jax.devices()) if devices is None else list(devices)
+    if mesh[0] * mesh[1] != len(devices):
         raise ValueError(f"a {mesh[0]}x{mesh[1]} mesh needs {mesh[0] * mesh[1]} devices, "
-                         f"{len(jax.devices())} are visible (XLA_FLAGS="
+                         f"{len(devices)} are given (for fake CPU devices, XLA_FLAGS="
                          f"--xla_force_host_platform_device_count=N before JAX starts)")
     if batch % mesh[0]:
         raise ValueError(f"batch {batch} does not split over the batch axis of {mesh[0]}")
@@ -120,16 +140,17 @@ def compile_train_step(size, mesh, batch, frames=16, image_size=224, mask_ratio=
     if mixed_bfloat16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        distribution = model_parallel(mesh)
-        with distribution.scope():
-            optimizer = make_optimizer(1e-4, 1000)
-            with keras.StatelessScope(initialize_variables=False):
-                encoder = FourDSEncoder.from_size(size, num_frames=frames,
-                                                  image_size=(image_size, image_size), remat=remat)
-                mae = MaskedAutoencoder(encoder, decoder=decoder, mask_ratio=mask_ratio,
-                                        decoder_width=decoder_width, decoder_depth=decoder_depth,
-                                        decoder_heads=decoder_heads)
-                optimizer.build(mae.trainable_variables)
+        distribution = model_parallel(mesh, devices)
+        # Outside the distribution: the optimizer's step counter holds data, which a
+        # compile-only device (a TPU topology's) cannot; the step sees it by shape only.
+        optimizer = make_optimizer(1e-4, 1000)
+        with distribution.scope(), keras.StatelessScope(initialize_variables=False):
+            encoder = FourDSEncoder.from_size(size, num_frames=frames,
+                                              image_size=(image_size, image_size), remat=remat)
+            mae = MaskedAutoencoder(encoder, decoder=decoder, mask_ratio=mask_ratio,
+                                    decoder_width=decoder_width, decoder_depth=decoder_depth,
+                                    decoder_heads=decoder_heads)
+            optimizer.build(mae.trainable_variables)
             mae.compile(optimizer=optimizer)
         groups = (mae.trainable_variables, mae.non_trainable_variables, optimizer.variables,
                   mae.metrics_variables)

@@ -13,7 +13,15 @@ GB for 22b on 256 devices): XLA's argument / output / temp / total bytes per dev
 to the plan's, and the collectives by the mesh axes they span. The compiled step uses
 mixed bfloat16 when --activations is bfloat16, remat when --remat is given. Compare the
 two in float32 (`--activations float32`): XLA's CPU compiler keeps a mixed-bfloat16 step's
-activations in float32 around its bfloat16 matmuls, which an accelerator does not.
+activations in float32 around its bfloat16 matmuls, which an accelerator does not. XLA's CPU
+scheduler also recomputes every rematerialised block early, so a CPU compile shows no
+saving from --remat (benchmarks/scale.md).
+
+  python tools/plan.py --size 22b --mesh 32x8 --batch 2048 --remat --compile --tpu v5p:8x8x4
+
+With --tpu TOPOLOGY the step is compiled instead by the TPU compiler for the chips of that
+TPU slice (B x M of them), on this machine: no TPU is needed, only the libtpu wheel
+(`pip install "jax[tpu]"`). Its figures are what a TPU would hold, in bfloat16 too.
 """
 import argparse
 import os
@@ -39,15 +47,20 @@ def _fake_devices(count):
 
 def compiled_rows(args, mesh, r):
     """Compile the step; print and return XLA's figures against the plan's."""
-    from compiled_step import compile_train_step
+    from compiled_step import compile_train_step, tpu_devices
 
-    xla = compile_train_step(args.size, mesh, args.batch, args.frames, args.image_size,
-                             args.mask_ratio, args.decoder, args.decoder_width, args.decoder_depth,
-                             args.decoder_heads, remat=args.remat,
-                             mixed_bfloat16=args.activations == "bfloat16")
+    try:
+        devices = tpu_devices(args.tpu) if args.tpu else None
+        xla = compile_train_step(args.size, mesh, args.batch, args.frames, args.image_size,
+                                 args.mask_ratio, args.decoder, args.decoder_width,
+                                 args.decoder_depth, args.decoder_heads, remat=args.remat,
+                                 mixed_bfloat16=args.activations == "bfloat16", devices=devices)
+    except (RuntimeError, ValueError) as error:
+        raise SystemExit(f"--compile failed: {error}")
     activations = r["activations_remat" if args.remat else "activations"]
     planned = r["parameters"] + r["gradients"] + r["optimizer"] + activations
-    print(f"XLA, compiled on {mesh[0] * mesh[1]} devices in {xla['compile_seconds']:.0f} s "
+    target = f"TPU {args.tpu} chips" if args.tpu else "fake CPU devices"
+    print(f"XLA, compiled for {mesh[0] * mesh[1]} {target} in {xla['compile_seconds']:.0f} s "
           f"({'remat' if args.remat else 'no remat'}):")
     for name in ("argument", "output", "alias", "temp", "total"):
         print(f"  {name:<45} {xla[name] / GIB:9.2f} GiB per device")
@@ -55,7 +68,7 @@ def compiled_rows(args, mesh, r):
           f"(XLA / plan {xla['total'] / planned:.3f})")
     for op, by_axes in sorted(xla["collectives"].items()):
         print(f"  {op:<20} " + ", ".join(f"{n} over {axes}" for axes, n in sorted(by_axes.items())))
-    return {**xla, "plan_total": planned}
+    return {**xla, "plan_total": planned, "target": target}
 
 
 def main(argv=None):
@@ -79,6 +92,10 @@ def main(argv=None):
     p.add_argument("--remat", action="store_true", help="with --compile: remat encoder blocks")
     p.add_argument("--compile", action="store_true",
                    help="also compile the real train step on B x M fake devices (JAX)")
+    p.add_argument("--tpu", metavar="TOPOLOGY",
+                   help="with --compile: compile for the B x M chips of this TPU slice "
+                        "(e.g. v5p:8x8x4) with the TPU compiler, on this machine, no TPU "
+                        "needed (libtpu: pip install 'jax[tpu]')")
     p.add_argument("--json", help="also write the figures (bytes) to this JSON file")
     args = p.parse_args(argv)
     try:
@@ -90,7 +107,11 @@ def main(argv=None):
     if args.compile and args.parameters != "float32":
         raise SystemExit("--compile compiles float32 parameters; plan --parameters bfloat16 "
                          "without --compile")
-    if args.compile:  # before Keras (and so JAX) is imported
+    if args.tpu and not args.compile:
+        raise SystemExit("--tpu TOPOLOGY names what --compile compiles for; add --compile")
+    if args.tpu:
+        os.environ["KERAS_BACKEND"] = "jax"
+    elif args.compile:  # before Keras (and so JAX) is imported
         _fake_devices(mesh[0] * mesh[1])
     if args.decoder_heads is None:  # what MaskedAutoencoder builds on this mesh
         from keras4ds.distribution.layouts import fitting_heads

@@ -2,6 +2,7 @@
 
   python tools/scale_benchmark.py --out benchmarks/scale.md            # every row
   python tools/scale_benchmark.py --only 22b:16x16:256 --out /tmp/one.md
+  python tools/scale_benchmark.py --tpu v5p:8x8x4 --out benchmarks/scale_tpu.md
 
 Each row is one `tools/plan.py --compile` run in its own process (4DS-B, 22b and 4DS-e at
 global batch 256 and 2048, without and with remat of the encoder blocks, float32
@@ -13,7 +14,10 @@ CPU compile cannot check a bfloat16 plan for an accelerator; in float32 it is wh
 accelerator compiler would keep too.
 The table gives the plan's and XLA's per-device total, their ratio, XLA's argument and temp
 bytes and the compile time. Results are kept in `--cache` (JSON per row), so an
-interrupted run continues where it stopped.
+interrupted run continues where it stopped. With `--tpu TOPOLOGY` every row is compiled by
+the TPU compiler for the 256 chips of that slice instead (`plan.py --tpu`, libtpu needed, no
+TPU), and `--activations bfloat16` compiles the mixed-bfloat16 step, which only a TPU
+compile can check.
 """
 import argparse
 import json
@@ -28,14 +32,16 @@ ROWS = [f"{size}:{mesh}:{batch}" for size, meshes in (("b", ("64x4",)),
         for mesh in meshes for batch in (256, 2048)]
 
 
-def run_row(row, remat, cache):
+def run_row(row, remat, cache, tpu=None, activations="float32"):
     """plan.py --compile for `row` ('size:mesh:batch'); its JSON (cached)."""
-    path = os.path.join(cache, f"{row.replace(':', '_')}_{'remat' if remat else 'full'}.json")
+    target = f"tpu_{tpu.replace(':', '_')}_" if tpu else ""
+    path = os.path.join(cache, f"{target}{row.replace(':', '_')}_{activations}_"
+                               f"{'remat' if remat else 'full'}.json")
     if not os.path.exists(path):
         size, mesh, batch = row.split(":")
         command = [sys.executable, os.path.join(HERE, "plan.py"), "--size", size, "--mesh", mesh,
-                   "--batch", batch, "--activations", "float32", "--compile", "--json", path] + (
-                       ["--remat"] if remat else [])
+                   "--batch", batch, "--activations", activations, "--compile", "--json", path] + (
+                       ["--remat"] if remat else []) + (["--tpu", tpu] if tpu else [])
         env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode:
@@ -45,7 +51,7 @@ def run_row(row, remat, cache):
         return json.load(f)
 
 
-def planned_total(row, remat):
+def planned_total(row, remat, activations):
     """The plan's per-device total for a row, from `memory_plan.plan` as it is now (so a
     corrected plan needs no recompiling), with the decoder heads the model builds."""
     sys.path.insert(0, os.path.join(HERE, ".."))
@@ -56,19 +62,19 @@ def planned_total(row, remat):
     size, mesh, batch = row.split(":")
     mesh = tuple(int(n) for n in mesh.split("x"))
     r = plan(size, mesh, int(batch), decoder_heads=fitting_heads(512, 8, mesh[1]),
-             activation_bytes=4)
+             activation_bytes=2 if activations == "bfloat16" else 4)
     return r["parameters"] + r["gradients"] + r["optimizer"] + r[
         "activations_remat" if remat else "activations"]
 
 
-def table(results):
+def table(results, activations):
     lines = ["| size | mesh (batch x model) | global batch | remat | plan total | XLA total "
              "| XLA / plan | XLA argument | XLA temp | collectives | compile |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (row, remat), r in results.items():
         size, mesh, batch = row.split(":")
         xla = r["xla"]
-        planned = planned_total(row, remat)
+        planned = planned_total(row, remat, activations)
         collectives = "; ".join(f"{op} " + ", ".join(f"{n} {axes}" for axes, n in by.items())
                                 for op, by in sorted(xla["collectives"].items()))
         lines.append(f"| {size} | {mesh} | {batch} | {'yes' if remat else 'no'} "
@@ -83,19 +89,27 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="markdown file to write")
     parser.add_argument("--only", nargs="+", choices=ROWS, help="rows to run (default: all)")
     parser.add_argument("--cache", default="runs/scale_benchmark", help="JSON per row")
+    parser.add_argument("--tpu", metavar="TOPOLOGY",
+                        help="compile for this 256-chip TPU slice (e.g. v5p:8x8x4) instead")
+    parser.add_argument("--activations", choices=("float32", "bfloat16"), default="float32")
     args = parser.parse_args(argv)
     os.makedirs(args.cache, exist_ok=True)
     from tqdm import tqdm
 
     todo = [(row, remat) for row in (args.only or ROWS) for remat in (False, True)]
-    results = {key: run_row(*key, args.cache) for key in tqdm(todo, desc="compiling", unit="row")}
+    results = {key: run_row(*key, args.cache, args.tpu, args.activations)
+               for key in tqdm(todo, desc="compiling", unit="row")}
     sys.path.insert(0, os.path.join(HERE, ".."))
     from keras4ds.utils import write_text
 
     command = "python tools/scale_benchmark.py --out " + args.out + (
-        " --only " + " ".join(args.only) if args.only else "")
-    write_text(args.out, "# Planner against XLA on 256 fake devices\n\n" + __doc__.split("\n\n", 2)[2]
-               + f"\n\n```\n{command}\n```\n\n" + table(results) + "\n")
+        " --only " + " ".join(args.only) if args.only else "") + (
+        f" --tpu {args.tpu}" if args.tpu else "") + (
+        f" --activations {args.activations}" if args.activations != "float32" else "")
+    target = f"the TPU compiler for a {args.tpu} slice" if args.tpu else "256 fake CPU devices"
+    write_text(args.out, f"# Planner against XLA: {target}, {args.activations} activations\n\n"
+               + __doc__.split("\n\n", 2)[2] + f"\n\n```\n{command}\n```\n\n"
+               + table(results, args.activations) + "\n")
 
 
 if __name__ == "__main__":
