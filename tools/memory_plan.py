@@ -72,13 +72,31 @@ def sharded_elements(path, shape, model_size):
     return count
 
 
+COMPILERS = ("cpu", "tpu")
+
+
 def plan(size, mesh, batch, num_frames=16, image_size=224, patch_size=(2, 16, 16),
          mask_ratio=0.95, decoder="standard", decoder_width=512, decoder_depth=4,
-         decoder_heads=8, target_ratio=None, activation_bytes=2, parameter_bytes=4):
-    """Per-device bytes of parameters, gradients, AdamW state and activations. `mesh` =
-    (batch axis, model axis); `activation_bytes` 2 for bfloat16 activations, 4 for float32;
-    `parameter_bytes` 2 for bfloat16 parameters (`FourDSEncoder(dtype="bfloat16")`: their
-    gradients and AdamW moments are bfloat16 too), 4 for float32."""
+         decoder_heads=8, target_ratio=None, activation_bytes=2, parameter_bytes=4,
+         compiler="cpu"):
+    """Per-device bytes of parameters, gradients, AdamW state and activations, and the
+    step's `total` / `total_remat` at its peak. `mesh` = (batch axis, model axis);
+    `activation_bytes` 2 for bfloat16 activations, 4 for float32; `parameter_bytes` 2 for
+    bfloat16 parameters (`FourDSEncoder(dtype="bfloat16")`: their gradients and AdamW
+    moments are bfloat16 too), 4 for float32.
+
+    `compiler` says how XLA keeps them (both measured in benchmarks/scale*.md):
+    - "cpu": what the CPU compiler keeps. Every value in its activation dtype; q/k/v and
+      the attention output in two layouts; logits next to probabilities. Its schedule
+      keeps activations and gradients at once, so the total is their sum.
+    - "tpu": what the TPU compiler keeps. Matmul operands in bfloat16 even in a float32
+      step (TPU matmuls take bfloat16 at default precision); one layout; probabilities
+      only. The backward frees a block's activations as it makes its gradients, so the
+      peak is the larger of the two phases: the turn of the step (every activation) and
+      its end (every gradient); the clip batch is held throughout.
+    """
+    if compiler not in COMPILERS:
+        raise ValueError(f"compiler must be one of {COMPILERS}, got {compiler!r}")
     data_size, model_size = mesh
     if batch % data_size:
         raise ValueError(f"global batch {batch} is not divisible by the batch axis {data_size}")
@@ -99,12 +117,19 @@ def plan(size, mesh, batch, num_frames=16, image_size=224, patch_size=(2, 16, 16
     act = activation_bytes
 
     def block_activations(n, d, m, h, queries=None):
-        """Bytes saved for the backward pass by one pre-norm block over n tokens (q queries).
-
-        Calibrated on XLA's memory analysis of the compiled jax step (benchmarks/mae.md,
-        tools/plan_vs_xla.py): q/k/v and the attention output are kept in two layouts
-        (tokens-first and heads-first), and the logits are kept next to the probabilities."""
+        """Bytes saved for the backward pass by one pre-norm block over n tokens (q queries)."""
         q = n if queries is None else queries
+        if compiler == "tpu":
+            # Everything split over the model axis (the residual stream and norm outputs are
+            # kept as shards and gathered again in the backward); GELU recomputed from its input.
+            operand = min(act, 2)  # matmul inputs, as the TPU's matmuls take them
+            kept = (act * 2 * q * d + operand * 2 * q * d  # residual in and mid; two norm outputs
+                    + operand * ((q + 2 * n) * d + q * d)  # q/k/v and the attention output
+                    + act * q * m + act * h * q * n)       # GELU input; probabilities
+            return b * kept / model_size
+        # CPU, calibrated on XLA's memory analysis of the compiled jax step (benchmarks/mae.md,
+        # tools/plan_vs_xla.py): q/k/v and the attention output in two layouts (tokens-first
+        # and heads-first), the logits next to the probabilities.
         replicated = 4 * q * d                       # residual in/out, two LayerNorm outputs
         sharded = (2 * (2 * n * d + 2 * q * d) + 2 * q * m) / model_size  # q/k/v + attention out
         # in two layouts, MLP pre/post GELU
@@ -124,10 +149,18 @@ def plan(size, mesh, batch, num_frames=16, image_size=224, patch_size=(2, 16, 16
     # norm-pix targets, the predictions and the loss gradient on them. Measured against
     # XLA (benchmarks/scale.md): without them the plan was 7-14% low for 4DS-B.
     pixels = b * 4 * patch_dim * (tokens + 3 * targets)
+    parameters = parameter_bytes * per_device
+    state, gradients = 3 * parameters, parameters  # parameters + AdamW's two moments
+    activations = encoder_full + decoder_full + pixels
+    activations_remat = encoder_remat + decoder_full + pixels
+    if compiler == "tpu":
+        clips = b * 4 * num_frames * image_size ** 2 * 3  # the float32 batch, held throughout
+        total, total_remat = (state + clips + max(a, gradients) for a in (activations, activations_remat))
+    else:
+        total, total_remat = (state + gradients + a for a in (activations, activations_remat))
     return {"encoder_parameters": sum(math.prod(s) for s in enc.values()),
             "decoder_parameters": sum(math.prod(s) for s in dec.values()),
             "tokens": tokens, "visible": visible, "targets": targets, "per_device_batch": b,
-            "parameters": parameter_bytes * per_device, "gradients": parameter_bytes * per_device,
-            "optimizer": 2 * parameter_bytes * per_device,
-            "activations": encoder_full + decoder_full + pixels,
-            "activations_remat": encoder_remat + decoder_full + pixels}
+            "parameters": parameters, "gradients": gradients, "optimizer": 2 * parameters,
+            "activations": activations, "activations_remat": activations_remat,
+            "total": total, "total_remat": total_remat}

@@ -57,8 +57,7 @@ def compiled_rows(args, mesh, r):
                                  mixed_bfloat16=args.activations == "bfloat16", devices=devices)
     except (RuntimeError, ValueError) as error:
         raise SystemExit(f"--compile failed: {error}")
-    activations = r["activations_remat" if args.remat else "activations"]
-    planned = r["parameters"] + r["gradients"] + r["optimizer"] + activations
+    planned = r["total_remat" if args.remat else "total"]
     target = f"TPU {args.tpu} chips" if args.tpu else "fake CPU devices"
     print(f"XLA, compiled for {mesh[0] * mesh[1]} {target} in {xla['compile_seconds']:.0f} s "
           f"({'remat' if args.remat else 'no remat'}):")
@@ -96,6 +95,9 @@ def main(argv=None):
                    help="with --compile: compile for the B x M chips of this TPU slice "
                         "(e.g. v5p:8x8x4) with the TPU compiler, on this machine, no TPU "
                         "needed (libtpu: pip install 'jax[tpu]')")
+    p.add_argument("--compiler", choices=("cpu", "tpu"), default=None,
+                   help="whose way of keeping the step to plan (memory_plan.plan): XLA's CPU "
+                        "or TPU compiler (default: tpu with --tpu, else cpu)")
     p.add_argument("--json", help="also write the figures (bytes) to this JSON file")
     args = p.parse_args(argv)
     try:
@@ -104,6 +106,7 @@ def main(argv=None):
     except (ValueError, AssertionError):
         raise SystemExit(f"--mesh must look like 16x16 (batch x model), got {args.mesh!r}")
     args.decoder_width = args.decoder_width or 512
+    args.compiler = args.compiler or ("tpu" if args.tpu else "cpu")
     if args.compile and args.parameters != "float32":
         raise SystemExit("--compile compiles float32 parameters; plan --parameters bfloat16 "
                          "without --compile")
@@ -128,7 +131,7 @@ def main(argv=None):
                  decoder=args.decoder, decoder_width=args.decoder_width, decoder_depth=args.decoder_depth,
                  decoder_heads=args.decoder_heads,
                  activation_bytes=2 if args.activations == "bfloat16" else 4,
-                 parameter_bytes=2 if args.parameters == "bfloat16" else 4)
+                 parameter_bytes=2 if args.parameters == "bfloat16" else 4, compiler=args.compiler)
     except ValueError as error:
         raise SystemExit(f"cannot plan this configuration: {error}")
     print(f"4DS-{args.size}: encoder {r['encoder_parameters']:,} parameters, {args.decoder} decoder "
@@ -141,9 +144,10 @@ def main(argv=None):
             (f"activations ({args.activations}), remat encoder blocks", r["activations_remat"])]
     for name, value in rows:
         print(f"  {name:<45} {value / GIB:9.2f} GiB per device")
-    state = r["parameters"] + r["gradients"] + r["optimizer"]
-    print(f"  {'total, no remat':<45} {(state + r['activations']) / GIB:9.2f} GiB per device")
-    print(f"  {'total, remat':<45} {(state + r['activations_remat']) / GIB:9.2f} GiB per device")
+    rule = ("parameters + moments + clips + the larger of activations and gradients"
+            if args.compiler == "tpu" else "the sum of the four")
+    print(f"  {'total, no remat':<45} {r['total'] / GIB:9.2f} GiB per device ({args.compiler}: {rule})")
+    print(f"  {'total, remat':<45} {r['total_remat'] / GIB:9.2f} GiB per device")
     if args.compile:
         r = {"plan": r, "xla": compiled_rows(args, mesh, r)}
     if args.json:

@@ -51,7 +51,7 @@ def run_row(row, remat, cache, tpu=None, activations="float32"):
         return json.load(f)
 
 
-def planned_total(row, remat, activations):
+def planned_total(row, remat, activations, compiler):
     """The plan's per-device total for a row, from `memory_plan.plan` as it is now (so a
     corrected plan needs no recompiling), with the decoder heads the model builds."""
     sys.path.insert(0, os.path.join(HERE, ".."))
@@ -62,19 +62,18 @@ def planned_total(row, remat, activations):
     size, mesh, batch = row.split(":")
     mesh = tuple(int(n) for n in mesh.split("x"))
     r = plan(size, mesh, int(batch), decoder_heads=fitting_heads(512, 8, mesh[1]),
-             activation_bytes=2 if activations == "bfloat16" else 4)
-    return r["parameters"] + r["gradients"] + r["optimizer"] + r[
-        "activations_remat" if remat else "activations"]
+             activation_bytes=2 if activations == "bfloat16" else 4, compiler=compiler)
+    return r["total_remat" if remat else "total"]
 
 
-def table(results, activations):
+def table(results, activations, compiler):
     lines = ["| size | mesh (batch x model) | global batch | remat | plan total | XLA total "
              "| XLA / plan | XLA argument | XLA temp | collectives | compile |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (row, remat), r in results.items():
         size, mesh, batch = row.split(":")
         xla = r["xla"]
-        planned = planned_total(row, remat, activations)
+        planned = planned_total(row, remat, activations, compiler)
         collectives = "; ".join(f"{op} " + ", ".join(f"{n} {axes}" for axes, n in by.items())
                                 for op, by in sorted(xla["collectives"].items()))
         lines.append(f"| {size} | {mesh} | {batch} | {'yes' if remat else 'no'} "
@@ -109,7 +108,7 @@ def main(argv=None):
     target = f"the TPU compiler for a {args.tpu} slice" if args.tpu else "256 fake CPU devices"
     write_text(args.out, f"# Planner against XLA: {target}, {args.activations} activations\n\n"
                + __doc__.split("\n\n", 2)[2] + f"\n\n```\n{command}\n```\n\n"
-               + table(results, args.activations) + "\n")
+               + table(results, args.activations, "tpu" if args.tpu else "cpu") + "\n")
 
 
 if __name__ == "__main__":
