@@ -109,14 +109,15 @@ def _optimizer_layouts(optimizer, trainable, distribution):
 
 def compile_train_step(size, mesh, batch, frames=16, image_size=224, mask_ratio=0.95,
                        decoder="standard", decoder_width=512, decoder_depth=4, decoder_heads=None,
-                       remat=False, mixed_bfloat16=False, devices=None):
+                       remat=False, mixed_bfloat16=False, devices=None, bfloat16_parameters=False):
     """Compile the MAE train step of 4DS-`size` on a `mesh` (batch, model) of `devices`
     (default: the visible ones; or `tpu_devices(topology)`) for a global `batch` of
     `(frames, image_size, image_size, 3)` clips.
 
     Returns per-device bytes `{"argument", "output", "alias", "temp", "total"}` (total =
     argument + output - alias + temp: what the step holds at its peak), `collectives`
-    (`count_collectives`), parameter counts and `compile_seconds`.
+    (`count_collectives`), parameter counts and `compile_seconds`. `bfloat16_parameters`:
+    the encoder is `FourDSEncoder(dtype="bfloat16")` (its gradients and AdamW moments follow).
     """
     import jax
     import keras
@@ -146,7 +147,8 @@ def compile_train_step(size, mesh, batch, frames=16, image_size=224, mask_ratio=
         optimizer = make_optimizer(1e-4, 1000)
         with distribution.scope(), keras.StatelessScope(initialize_variables=False):
             encoder = FourDSEncoder.from_size(size, num_frames=frames,
-                                              image_size=(image_size, image_size), remat=remat)
+                                              image_size=(image_size, image_size), remat=remat,
+                                              dtype="bfloat16" if bfloat16_parameters else None)
             mae = MaskedAutoencoder(encoder, decoder=decoder, mask_ratio=mask_ratio,
                                     decoder_width=decoder_width, decoder_depth=decoder_depth,
                                     decoder_heads=decoder_heads)

@@ -54,7 +54,8 @@ def compiled_rows(args, mesh, r):
         xla = compile_train_step(args.size, mesh, args.batch, args.frames, args.image_size,
                                  args.mask_ratio, args.decoder, args.decoder_width,
                                  args.decoder_depth, args.decoder_heads, remat=args.remat,
-                                 mixed_bfloat16=args.activations == "bfloat16", devices=devices)
+                                 mixed_bfloat16=args.activations == "bfloat16", devices=devices,
+                                 bfloat16_parameters=args.parameters == "bfloat16")
     except (RuntimeError, ValueError) as error:
         raise SystemExit(f"--compile failed: {error}")
     planned = r["total_remat" if args.remat else "total"]
@@ -87,7 +88,7 @@ def main(argv=None):
     p.add_argument("--activations", choices=("bfloat16", "float32"), default="bfloat16")
     p.add_argument("--parameters", choices=("float32", "bfloat16"), default="float32",
                    help="parameter dtype (bfloat16: FourDSEncoder(dtype='bfloat16'); its "
-                        "gradients and AdamW moments follow); shape plan only")
+                        "gradients and AdamW moments follow)")
     p.add_argument("--remat", action="store_true", help="with --compile: remat encoder blocks")
     p.add_argument("--compile", action="store_true",
                    help="also compile the real train step on B x M fake devices (JAX)")
@@ -107,9 +108,6 @@ def main(argv=None):
         raise SystemExit(f"--mesh must look like 16x16 (batch x model), got {args.mesh!r}")
     args.decoder_width = args.decoder_width or 512
     args.compiler = args.compiler or ("tpu" if args.tpu else "cpu")
-    if args.compile and args.parameters != "float32":
-        raise SystemExit("--compile compiles float32 parameters; plan --parameters bfloat16 "
-                         "without --compile")
     if args.tpu and not args.compile:
         raise SystemExit("--tpu TOPOLOGY names what --compile compiles for; add --compile")
     if args.tpu:

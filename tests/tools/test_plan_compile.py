@@ -61,3 +61,18 @@ def test_the_step_compiles_for_a_tpu_slice(tmp_path):
     assert xla["target"] == "TPU v5p:2x2x1 chips"
     assert xla["parameters"] > 0 and xla["argument"] > 0 and xla["temp"] > 0
     assert xla["collectives"]["all-reduce"].get("model", 0) > 0, xla["collectives"]
+
+
+def test_bfloat16_parameters_halve_the_compiled_state(tmp_path):
+    out = tmp_path / "plan.json"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    run = subprocess.run([sys.executable, TOOL, *SMALL, "--mesh", "2x4", "--parameters",
+                          "bfloat16", "--activations", "float32", "--compile", "--json", str(out)],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    plan, xla = result["plan"], result["xla"]
+    float32_state = 2 * (plan["parameters"] + plan["optimizer"])  # the plan's, at 4 bytes
+    # Arguments: bfloat16 weights and moments (the float32 decoder's are a sliver) + clips.
+    assert xla["argument"] < 0.6 * float32_state + 4 * 4 * 4 * 64 * 64 * 3
+    assert xla["argument"] > 0.45 * float32_state
