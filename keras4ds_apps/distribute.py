@@ -4,14 +4,37 @@ import contextlib
 KINDS = ("none", "data", "model", "mirrored")
 
 
-def add_distribution_arguments(parser):
-    """`--distribution {none,data,model,mirrored}` and `--mesh BxM` on an argparse parser."""
+def add_distribution_arguments(parser, processes=False):
+    """`--distribution {none,data,model,mirrored}` and `--mesh BxM` on an argparse parser;
+    with `processes`, also multi-process JAX's `--coordinator`, `--num-processes` and
+    `--process-id` (see `join_processes`)."""
     parser.add_argument("--distribution", choices=KINDS, default="none",
                         help="data: data parallel over all devices (JAX); model: the keras4ds "
                              "LayoutMap on a --mesh BxM (batch x model) mesh (JAX); mirrored: "
                              "tf.distribute.MirroredStrategy (TensorFlow)")
     parser.add_argument("--mesh", metavar="BxM",
                         help="device mesh for --distribution model, e.g. 2x4 (B*M devices)")
+    if not processes:
+        return
+    parser.add_argument("--coordinator", metavar="HOST:PORT",
+                        help="multi-process JAX: process 0's address; every process runs the "
+                             "same command with its --process-id")
+    parser.add_argument("--num-processes", type=int, default=1)
+    parser.add_argument("--process-id", type=int, default=0)
+
+
+def join_processes(args):
+    """With `--num-processes N` > 1, join this process to the others (before any JAX
+    computation: call it first); the distribution then spans every process's devices."""
+    if args.num_processes == 1:
+        return
+    if not args.coordinator or not 0 <= args.process_id < args.num_processes:
+        raise ValueError(f"--num-processes {args.num_processes} needs --coordinator HOST:PORT and "
+                         f"a --process-id in [0, {args.num_processes}); got {args.coordinator!r}, "
+                         f"{args.process_id}")
+    from keras4ds.distribution import initialize_processes
+
+    initialize_processes(args.coordinator, args.num_processes, args.process_id)
 
 
 def parse_mesh(text):

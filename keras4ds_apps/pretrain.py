@@ -16,11 +16,13 @@ batches the killed run would have read (synthetic scenes, folders and TFRecords 
 to the resumed batch; TFDS reads the batches before it).
 """
 import argparse
+import contextlib
 import functools
 import os
+import tempfile
 
 from keras4ds_apps.backend import add_backend_argument, select_backend
-from keras4ds_apps.distribute import add_distribution_arguments, distribution_scope
+from keras4ds_apps.distribute import add_distribution_arguments, distribution_scope, join_processes
 from keras4ds_apps.encoders import random_encoder
 
 
@@ -28,7 +30,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="run folder")
     add_backend_argument(p)
-    add_distribution_arguments(p)
+    add_distribution_arguments(p, processes=True)
     p.add_argument("--size", default=None, help="4DS size: ti s m b l h g G e 22b")
     p.add_argument("--width", type=int)
     p.add_argument("--depth", type=int)
@@ -142,6 +144,10 @@ def main(argv=None):
     reconstruction pictures; returns the history `{"step": [...], "loss": [...]}`."""
     args = parse_args(argv)
     select_backend(args.backend)
+    try:
+        join_processes(args)
+    except (ValueError, NotImplementedError) as error:
+        raise SystemExit(str(error)) from None
     import keras
 
     os.makedirs(args.out, exist_ok=True)
@@ -154,6 +160,19 @@ def main(argv=None):
         raise SystemExit(str(error)) from None
     with scope:
         return _train(args)
+
+
+@contextlib.contextmanager
+def _run_folder(out):
+    """`out` in the first process (or the only one); a scratch folder, removed afterwards,
+    in the others."""
+    from keras4ds.distribution import is_primary_process
+
+    if is_primary_process():
+        yield out
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        yield scratch
 
 
 def make_mae(args, encoder):
@@ -192,9 +211,12 @@ def _train(args):
                        csv_path=os.path.join(args.out, "metrics.csv"),
                        tensorboard_dir=tensorboard_dir(args.out),
                        tensorboard_every=args.tensorboard_every)
-    save_preset(encoder, os.path.join(args.out, "encoder_preset"))
-    batch = next(iter(dataset(0)))
-    draw_reconstruction(mae, keras.ops.convert_to_numpy(batch["video"]), args.out)
+    # Every process of a multi-process job runs these (they compute on every device); only
+    # the first writes them into --out, the others into a scratch folder they drop.
+    with _run_folder(args.out) as out:
+        save_preset(encoder, os.path.join(out, "encoder_preset"))
+        batch = next(iter(dataset(0)))
+        draw_reconstruction(mae, keras.ops.convert_to_numpy(batch["video"]), out)
     if history["loss"]:
         print(f"final loss {history['loss'][-1]:.4f} at step {history['step'][-1]}")
     return history

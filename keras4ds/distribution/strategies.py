@@ -35,6 +35,30 @@ def model_parallel(mesh_shape, devices=None):
     return keras.distribution.ModelParallel(layout_map=layout_map(mesh), batch_dim_name=BATCH_AXIS)
 
 
+def initialize_processes(coordinator, num_processes, process_id):
+    """Join `num_processes` JAX processes into one job before any JAX computation:
+    `coordinator` is "HOST:PORT" of process 0, `process_id` this one's index. Afterwards
+    `keras.distribution.list_devices()` lists every process's devices, a distribution spans
+    them all, and `fit` gives each process its rows of a `tf.data` dataset's global batches
+    (Keras rebatches and shards it). On CPU the processes talk through gloo. JAX only."""
+    _require_jax("initialize_processes")
+    import jax
+
+    if jax.config.jax_platforms in (None, "", "cpu") or "cpu" in str(jax.config.jax_platforms):
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    keras.distribution.initialize(coordinator, num_processes=num_processes, process_id=process_id)
+
+
+def is_primary_process():
+    """False in every JAX process but the first of a multi-process job: the one that writes
+    a run's logs and files (every process still runs every step)."""
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return jax.process_index() == 0
+
+
 def mirrored_strategy(devices=None):
     """`tf.distribute.MirroredStrategy` for data parallelism on the TensorFlow backend;
     build and compile the model inside `strategy.scope()`."""

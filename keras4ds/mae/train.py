@@ -7,6 +7,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras4ds.distribution.strategies import is_primary_process
 from keras4ds.mae.checkpoint import TrainingCheckpointer
 from keras4ds.mae.event_log import ScalarEventWriter
 from keras4ds.mae.model import MaskedAutoencoder
@@ -246,6 +247,7 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     lines of a killed run; the last line for a step is the one that counts).
     `tensorboard_dir`: the loss every `tensorboard_every` steps as TensorBoard scalars
     `train/loss` at the global step (`ScalarEventWriter`; needs the tensorboard package).
+    In a multi-process JAX job only the first process writes the CSV and TensorBoard logs.
 
     Returns the history `{"step": [...], "loss": [...]}` of the steps run by this call.
     """
@@ -268,6 +270,8 @@ def pretrain(encoder, dataset, steps, *, mae=None, decoder="standard", mask_rati
     start_step = _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings)
     if tensorboard_every < 1:
         raise ValueError(f"tensorboard_every must be >= 1; got {tensorboard_every}")
+    if not is_primary_process():
+        csv_path = tensorboard_dir = None
     events = ScalarEventWriter(tensorboard_dir) if tensorboard_dir else None
     log = _StepLog(start_step, steps, checkpointer, checkpoint_every, csv_path, events,
                    tensorboard_every)
