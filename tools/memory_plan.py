@@ -144,7 +144,9 @@ def plan(size, mesh, batch, num_frames=16, image_size=224, patch_size=(2, 16, 16
         decoder_full = decoder_depth * block_activations(visible + targets, decoder_width,
                                                          4 * decoder_width, decoder_heads)
     # Remat of encoder blocks: keep each block's input, recompute one block at a time.
-    encoder_remat = depth * b * act * visible * width + block_activations(visible, width, mlp_dim, heads)
+    # (The TPU keeps each block input as model-axis shards too.)
+    kept_input = b * act * visible * width / (model_size if compiler == "tpu" else 1)
+    encoder_remat = depth * kept_input + block_activations(visible, width, mlp_dim, heads)
     # Pixels, float32 whatever the activations: the clip's tubelets (patchified input), the
     # norm-pix targets, the predictions and the loss gradient on them. Measured against
     # XLA (benchmarks/scale.md): without them the plan was 7-14% low for 4DS-B.
