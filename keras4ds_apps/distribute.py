@@ -4,9 +4,9 @@ import contextlib
 KINDS = ("none", "data", "model", "mirrored")
 
 
-def add_distribution_arguments(parser, processes=False):
+def add_distribution_arguments(parser, multi_process=False):
     """`--distribution {none,data,model,mirrored}` and `--mesh BxM` on an argparse parser;
-    with `processes`, also multi-process JAX's `--coordinator`, `--num-processes` and
+    with `multi_process`, also multi-process JAX's `--coordinator`, `--num-processes` and
     `--process-id` (see `join_processes`)."""
     parser.add_argument("--distribution", choices=KINDS, default="none",
                         help="data: data parallel over all devices (JAX); model: the keras4ds "
@@ -14,20 +14,30 @@ def add_distribution_arguments(parser, processes=False):
                              "tf.distribute.MirroredStrategy (TensorFlow)")
     parser.add_argument("--mesh", metavar="BxM",
                         help="device mesh for --distribution model, e.g. 2x4 (B*M devices)")
-    if not processes:
+    if not multi_process:
         return
     parser.add_argument("--coordinator", metavar="HOST:PORT",
                         help="multi-process JAX: process 0's address; every process runs the "
                              "same command with its --process-id")
-    parser.add_argument("--num-processes", type=int, default=1)
-    parser.add_argument("--process-id", type=int, default=0)
+    parser.add_argument("--num-processes", type=int, default=1,
+                        help="processes in the multi-process JAX job (default 1: this one)")
+    parser.add_argument("--process-id", type=int, default=0,
+                        help="this process's index in [0, --num-processes)")
 
 
 def join_processes(args):
     """With `--num-processes N` > 1, join this process to the others (before any JAX
-    computation: call it first); the distribution then spans every process's devices."""
+    computation: call it first); the distribution then spans every process's devices, and
+    each "model" axis must lie within one process (its weights are then whole in each)."""
+    if args.num_processes < 1:
+        raise ValueError(f"--num-processes must be at least 1, got {args.num_processes}")
     if args.num_processes == 1:
+        if args.coordinator or args.process_id:
+            raise ValueError("--coordinator and --process-id go with --num-processes N > 1")
         return
+    if args.distribution not in ("data", "model"):
+        raise ValueError(f"--num-processes {args.num_processes} needs --distribution data or "
+                         f"model (JAX), got {args.distribution}")
     if not args.coordinator or not 0 <= args.process_id < args.num_processes:
         raise ValueError(f"--num-processes {args.num_processes} needs --coordinator HOST:PORT and "
                          f"a --process-id in [0, {args.num_processes}); got {args.coordinator!r}, "
@@ -35,6 +45,13 @@ def join_processes(args):
     from keras4ds.distribution import initialize_processes
 
     initialize_processes(args.coordinator, args.num_processes, args.process_id)
+    if args.distribution == "model":
+        import jax
+
+        model = parse_mesh(args.mesh)[1]
+        if jax.local_device_count() % model:
+            raise ValueError(f"--mesh {args.mesh}: the model axis ({model}) must lie within one "
+                             f"process, which has {jax.local_device_count()} devices")
 
 
 def parse_mesh(text):

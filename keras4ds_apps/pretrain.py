@@ -30,7 +30,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="run folder")
     add_backend_argument(p)
-    add_distribution_arguments(p, processes=True)
+    add_distribution_arguments(p, multi_process=True)
     p.add_argument("--size", default=None, help="4DS size: ti s m b l h g G e 22b")
     p.add_argument("--width", type=int)
     p.add_argument("--depth", type=int)
@@ -144,14 +144,14 @@ def main(argv=None):
     reconstruction pictures; returns the history `{"step": [...], "loss": [...]}`."""
     args = parse_args(argv)
     select_backend(args.backend)
+    import keras
+
+    keras.utils.set_random_seed(args.seed)  # runs no JAX code: before joining the processes
     try:
         join_processes(args)
     except (ValueError, NotImplementedError) as error:
         raise SystemExit(str(error)) from None
-    import keras
-
     os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(args.seed)
     if args.mixed_bf16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

@@ -92,8 +92,11 @@ def tpu_devices(topology):
     try:
         return list(topologies.get_topology_desc(platform="tpu", topology_name=topology).devices)
     except Exception as error:  # no libtpu, an unknown topology, a held lock file
-        raise RuntimeError(f"cannot make the TPU topology {topology!r} ({error}); a TPU "
-                           f"compile needs libtpu: pip install 'jax[tpu]'") from error
+        import importlib.util
+
+        hint = ("; a TPU compile needs libtpu: pip install 'jax[tpu]'"
+                if importlib.util.find_spec("libtpu") is None else "")
+        raise RuntimeError(f"cannot make the TPU topology {topology!r} ({error}){hint}") from error
 
 
 def _optimizer_layouts(optimizer, trainable, distribution):

@@ -108,6 +108,9 @@ def main(argv=None):
         raise SystemExit(f"--mesh must look like 16x16 (batch x model), got {args.mesh!r}")
     args.decoder_width = args.decoder_width or 512
     args.compiler = args.compiler or ("tpu" if args.tpu else "cpu")
+    if args.compile and (args.compiler == "tpu") != bool(args.tpu):
+        raise SystemExit(f"--compiler {args.compiler} plans for another compiler than --compile "
+                         f"runs ({'TPU' if args.tpu else 'CPU'}): drop --compiler")
     if args.tpu and not args.compile:
         raise SystemExit("--tpu TOPOLOGY names what --compile compiles for; add --compile")
     if args.tpu:

@@ -31,7 +31,9 @@ def peak_entries(text):
         if match is None:
             break
         entries.append((match.start(), match["name"], int(match["current"].replace(" ", ""))))
-    top = min(indent for indent, _, _ in entries) if entries else 0
+    if not entries:
+        raise ValueError(f"no entries under {HEADER!r}: not the live-range format this reads")
+    top = min(indent for indent, _, _ in entries)
     return [(name, size) for indent, name, size in entries if indent == top]
 
 
@@ -74,7 +76,8 @@ def main(argv=None):
         entries, peak = peak_entries(text), peak_bytes(text)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"xla_peak: {error}")
-    print(f"{os.path.basename(path)}: peak {peak / 2 ** 30:.2f} GiB, {len(entries)} buffers")
+    print(f"{os.path.basename(path)}: peak {peak / 2 ** 30:.2f} GiB over {len(entries)} "
+          f"operations")
     print(f"{'GiB':>8} {'count':>6}  operation")
     for name, (size, count) in list(folded(entries).items())[:args.top]:
         print(f"{size / 2 ** 30:8.2f} {count:6d}  {name}")

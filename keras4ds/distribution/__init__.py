@@ -8,4 +8,5 @@ from keras4ds.distribution.strategies import (
     model_parallel,
     replica_rows,
     replica_share,
+    same_on_every_process,
 )

@@ -4,6 +4,7 @@ Create the model inside the distribution (`keras.distribution.set_distribution(d
 `with d.scope():`) so that every variable is placed by it.
 """
 import keras
+import numpy as np
 
 from keras4ds.distribution.layouts import BATCH_AXIS, MODEL_AXIS, layout_map
 
@@ -44,7 +45,7 @@ def initialize_processes(coordinator, num_processes, process_id):
     _require_jax("initialize_processes")
     import jax
 
-    if jax.config.jax_platforms in (None, "", "cpu") or "cpu" in str(jax.config.jax_platforms):
+    if not jax.config.jax_platforms or "cpu" in str(jax.config.jax_platforms):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     keras.distribution.initialize(coordinator, num_processes=num_processes, process_id=process_id)
 
@@ -57,6 +58,26 @@ def is_primary_process():
     import jax
 
     return jax.process_index() == 0
+
+
+def same_on_every_process(value, what):
+    """`value` (an int) if every process of a multi-process JAX job has it, else a
+    ValueError naming `what` and both values (a no-op in a single process). Every process
+    must call it: process 0's value is broadcast to all."""
+    if keras.backend.backend() != "jax":
+        return value
+    import jax
+
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    first = int(multihost_utils.broadcast_one_to_all(np.int64(value)))
+    if first != int(value):
+        raise ValueError(f"{what} is {value} in process {jax.process_index()} but {first} in "
+                         f"process 0: every process must see the same run folder (a shared "
+                         f"filesystem)")
+    return value
 
 
 def mirrored_strategy(devices=None):
@@ -90,7 +111,9 @@ def replica_rows(draw, batch_size):
     to `(r + 1) * batch_size`: the strategy splits a global batch in order, so every row
     gets the number one device would draw for it (drawing `batch_size` rows on each replica
     from the shared seed state would give every replica the same numbers). Otherwise
-    `draw(batch_size)`."""
+    `draw(batch_size)`. That holds for one worker's replicas with equal shares of the batch
+    (MirroredStrategy on batches that split evenly); under MultiWorkerMirroredStrategy the
+    rows still differ per replica but are not one device's."""
     if keras.backend.backend() != "tensorflow":
         return draw(batch_size)
     import tensorflow as tf

@@ -26,6 +26,8 @@ import warnings
 import keras
 import numpy as np
 
+from keras4ds.distribution.strategies import is_primary_process
+
 COMMIT_MARKER = "commit_success.txt"  # what Orbax writes into a step folder it completed
 # The array tree's metadata: a restore given target shardings would not read it, but a step
 # without it cannot be read on its own, so it is not complete.
@@ -162,7 +164,8 @@ class TrainingCheckpointer:
         for step, reason in skipped:
             warnings.warn(f"skipping half-written checkpoint {self.step_path(step)} ({reason}); "
                           f"resuming from step {found[0]} and removing it", stacklevel=3)
-            shutil.rmtree(self.step_path(step))
+            if is_primary_process():  # one process of a multi-process job cleans up
+                shutil.rmtree(self.step_path(step), ignore_errors=True)
         if skipped:
             self.manager.reload()
         return found

@@ -7,7 +7,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras4ds.distribution.strategies import is_primary_process
+from keras4ds.distribution.strategies import is_primary_process, same_on_every_process
 from keras4ds.mae.checkpoint import TrainingCheckpointer
 from keras4ds.mae.event_log import ScalarEventWriter
 from keras4ds.mae.model import MaskedAutoencoder
@@ -194,7 +194,14 @@ def _check_settings(saved, now, allowed, source):
 
 
 def _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings):
-    """The step training starts from: that of the checkpoint resumed, else 0."""
+    """The step training starts from: that of the checkpoint resumed, else 0; the same in
+    every process of a multi-process job (a ValueError otherwise)."""
+    return same_on_every_process(
+        _resumed_step(checkpointer, resume, mae, optimizer, allow_changed_settings),
+        "the step resumed from")
+
+
+def _resumed_step(checkpointer, resume, mae, optimizer, allow_changed_settings):
     if not resume:
         if checkpointer is not None and checkpointer.steps():
             raise ValueError(f"checkpoint_dir {checkpointer.directory} already holds checkpoints "

@@ -42,17 +42,24 @@ def test_two_processes_pretrain_as_one_process_of_all_their_devices(tmp_path):
     assert one.returncode == 0, one.stderr[-3000:]
     port = _free_port()
     joined = tmp_path / "two"
+    logs = [open(tmp_path / f"process{i}.log", "w") for i in (0, 1)]
     children = [subprocess.Popen(
         [sys.executable, RECIPE, "--out", str(joined), *TINY, "--coordinator",
          f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)],
-        env=_env(4), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in (0, 1)]
-    outputs = [child.communicate(timeout=600) for child in children]
-    for child, (_, err) in zip(children, outputs):
-        assert child.returncode == 0, err[-3000:]
+        env=_env(4), stdout=log, stderr=subprocess.STDOUT) for i, log in zip((0, 1), logs)]
+    try:
+        codes = [child.wait(timeout=600) for child in children]
+    finally:
+        for child, log in zip(children, logs):
+            if child.poll() is None:
+                child.kill()
+            log.close()
+    assert codes == [0, 0], (tmp_path / "process0.log").read_text()[-3000:]
     # The same global batches (each process reads its rows), masks and sharded step; the
     # first process alone writes the log, so each step appears once.
-    assert [s for s, _ in _losses(joined)] == [1, 2, 3, 4]
-    assert _losses(joined) == pytest.approx(_losses(tmp_path / "one"), rel=1e-5)
+    two, single = _losses(joined), _losses(tmp_path / "one")
+    assert [s for s, _ in two] == [s for s, _ in single] == [1, 2, 3, 4]
+    assert [x for _, x in two] == pytest.approx([x for _, x in single], rel=1e-5)
     assert sorted(os.listdir(joined / "checkpoints")) == ["2", "4"]
     assert (joined / "encoder_preset").is_dir() and (joined / "reconstruction.png").is_file()
 
@@ -64,6 +71,17 @@ def test_joining_processes_is_checked_before_any_work(tmp_path):
                          env=_env(4))
     assert run.returncode != 0
     assert "--num-processes 2 needs --coordinator HOST:PORT" in run.stderr
+    for flags, message in ((["--process-id", "1"], "go with --num-processes N > 1"),
+                           (["--num-processes", "0"], "must be at least 1")):
+        run = subprocess.run([sys.executable, RECIPE, "--out", str(tmp_path / "x"), *TINY, *flags],
+                             capture_output=True, text=True, timeout=300, env=_env(4))
+        assert run.returncode != 0 and message in run.stderr, run.stderr[-2000:]
+    single_device = [a for a in TINY if a not in ("--distribution", "model", "--mesh", "2x4")]
+    run = subprocess.run([sys.executable, RECIPE, "--out", str(tmp_path / "x"), *single_device,
+                          "--num-processes", "2", "--coordinator", "localhost:1"],
+                         capture_output=True, text=True, timeout=300, env=_env(4))
+    assert run.returncode != 0 and "needs --distribution data or model" in run.stderr
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.backend_independent

@@ -56,21 +56,25 @@ def test_bfloat16_parameters_halve_the_state_and_leave_activations():
     assert "AdamW moments (bfloat16)" in out
 
 
+# Per-device totals of the 22b step on 32x8 (float32) as the TPU compiler for a v5p slice
+# kept them (libtpu 0.0.42, `tools/scale_benchmark.py --tpu v5p:8x8x4`, benchmarks/scale_tpu.md),
+# GiB: (batch, remat) -> total.
+TPU_22B_32X8 = {(256, False): 42.99, (256, True): 42.89, (2048, False): 43.64, (2048, True): 43.62}
+
+
 @pytest.mark.backend_independent
-def test_the_tpu_plan_peaks_at_the_larger_of_its_two_phases():
-    # The TPU compiler frees a block's activations as the backward makes its gradients:
-    # at 22b on 32x8 its step held 42.99 / 43.64 GiB at batch 256 / 2048 (libtpu 0.0.42,
-    # benchmarks/scale_tpu.md): the end (every gradient), not the activations, sets it.
-    small, large = (plan("22b", (32, 8), batch, activation_bytes=4, compiler="tpu")
-                    for batch in (256, 2048))
-    state = small["parameters"] + small["optimizer"]
-    for r in (small, large):
-        assert state + max(r["activations"], r["gradients"]) < r["total"]
-        assert r["total"] < state + max(r["activations"], r["gradients"]) + 2 ** 30  # + clips
-    assert small["activations"] < small["gradients"]
-    assert large["total"] / small["total"] < 1.1
+def test_the_tpu_plan_follows_the_tpu_compiler():
+    # The TPU frees a block's activations as the backward makes its gradients, so the step
+    # peaks at the larger of the two; at batch 256 the gradients (10.15 GiB) set it, at 2048
+    # the activations (12.0 GiB) and the gradients are close: the total barely moves.
+    for (batch, remat), measured in TPU_22B_32X8.items():
+        r = plan("22b", (32, 8), batch, activation_bytes=4, compiler="tpu")
+        total = r["total_remat" if remat else "total"]
+        assert 0.92 < measured * 2 ** 30 / total < 1.08, (batch, remat, total / 2 ** 30)
+        state = r["parameters"] + r["optimizer"]
+        kept = r["activations_remat" if remat else "activations"]
+        assert total - state - max(kept, r["gradients"]) < 2 ** 30  # + the clip batch only
     cpu = plan("22b", (32, 8), 2048, activation_bytes=4)
     assert cpu["total"] == cpu["parameters"] + cpu["gradients"] + cpu["optimizer"] + cpu["activations"]
-    assert large["activations"] < cpu["activations"] / 2  # shards, bfloat16 operands, no logits
     with pytest.raises(ValueError, match="compiler must be one of"):
         plan("b", (1, 1), 8, compiler="gpu")
