@@ -19,14 +19,19 @@ ENTRY = re.compile(r"[├└]── (?P<name>.*) \([0-9.]+%, total: (?P<total>[0
 HEADER = "Stack trace breakdown for peak usage:"
 
 
-def peak_entries(text):
-    """`(operation name, bytes live at the peak)` of each top-level entry of the breakdown
-    (its children's bytes are already in their parent's). ValueError if there is none."""
+def _breakdown(text):
+    """The dump's text from the breakdown's header on (ValueError if it has none)."""
     start = text.find(HEADER)
     if start < 0:
         raise ValueError(f"no {HEADER!r} in this live-range dump")
+    return text[start:]
+
+
+def peak_entries(text):
+    """`(operation name, bytes live at the peak)` of each top-level entry of the breakdown
+    (its children's bytes are already in their parent's). ValueError if there is none."""
     entries = []  # (indent, name, bytes)
-    for line in text[start:].splitlines()[2:]:
+    for line in _breakdown(text).splitlines()[2:]:
         match = ENTRY.search(line)
         if match is None:
             break
@@ -39,10 +44,7 @@ def peak_entries(text):
 
 def peak_bytes(text):
     """The peak the breakdown accounts for, in bytes."""
-    start = text.find(HEADER)
-    if start < 0:
-        raise ValueError(f"no {HEADER!r} in this live-range dump")
-    return int(text[start + len(HEADER):].splitlines()[0].replace(" ", "").rstrip("bytes"))
+    return int(_breakdown(text)[len(HEADER):].splitlines()[0].replace(" ", "").rstrip("bytes"))
 
 
 def folded(entries):

@@ -75,8 +75,7 @@ def same_on_every_process(value, what):
     first = int(multihost_utils.broadcast_one_to_all(np.int64(value)))
     if first != int(value):
         raise ValueError(f"{what} is {value} in process {jax.process_index()} but {first} in "
-                         f"process 0: every process must see the same run folder (a shared "
-                         f"filesystem)")
+                         f"process 0")
     return value
 
 

@@ -198,7 +198,8 @@ def _start_step(checkpointer, resume, mae, optimizer, allow_changed_settings):
     every process of a multi-process job (a ValueError otherwise)."""
     return same_on_every_process(
         _resumed_step(checkpointer, resume, mae, optimizer, allow_changed_settings),
-        "the step resumed from")
+        "the step resumed from (every process must see the same checkpoint_dir, e.g. on a "
+        "shared filesystem)")
 
 
 def _resumed_step(checkpointer, resume, mae, optimizer, allow_changed_settings):
